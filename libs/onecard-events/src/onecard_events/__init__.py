@@ -1,0 +1,1 @@
+"""Event store, upcasters, relay to Kafka and subscriptions."""

@@ -1,0 +1,1 @@
+"""HTTP service plumbing shared by every onecard service."""

@@ -1,0 +1,1 @@
+"""The onecard command and the composition of the services."""

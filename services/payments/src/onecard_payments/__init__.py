@@ -1,0 +1,1 @@
+"""onecard payments service."""
