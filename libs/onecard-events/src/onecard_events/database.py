@@ -1,0 +1,84 @@
+"""Engines for the two modes: PostgreSQL (one schema per service) and SQLite (one file per service)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
+
+_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+@dataclass(frozen=True)
+class Database:
+    """Where a service keeps its store and read models.
+
+    On PostgreSQL every service owns one schema (set as the connection's search_path), so several
+    services may share a database server or even a database without touching each other's tables.
+    """
+
+    engine: AsyncEngine
+    schema: str | None
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.engine.dialect.name == "postgresql"
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def sqlite_url(data_dir: Path, name: str) -> str:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return f"sqlite+aiosqlite:///{data_dir / (name + '.db')}"
+
+
+def open_database(url: str, schema: str, *, pool_size: int = 20, **engine_args: Any) -> Database:
+    """Open a service's database: `schema` is the PostgreSQL schema (ignored on SQLite)."""
+    if not _SCHEMA_NAME.match(schema):
+        raise ValueError(f"bad schema name {schema!r}")
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        engine = create_async_engine(url, poolclass=NullPool, **engine_args)
+        _tune_sqlite(engine)
+        return Database(engine, None)
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+asyncpg")
+    engine = create_async_engine(
+        parsed,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        connect_args={"server_settings": {"search_path": schema, "application_name": f"onecard-{schema}"}},
+        **engine_args,
+    )
+    return Database(engine, schema)
+
+
+def _tune_sqlite(engine: AsyncEngine) -> None:
+    # WAL lets readers (projections, subscriptions) run beside the single writer; a busy timeout
+    # turns writer contention into waiting instead of "database is locked" errors.
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    # pysqlite's own transaction handling defers BEGIN; issue BEGIN IMMEDIATE ourselves so that
+    # a writer takes the write lock at the start and appends are serialised in commit order.
+    @event.listens_for(engine.sync_engine, "connect")
+    def _no_autobegin(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")

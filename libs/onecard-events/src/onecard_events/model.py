@@ -1,0 +1,78 @@
+"""Events as the domain sees them and as the store records them.
+
+A domain event is a pydantic model with a type name and a schema version. The store records it
+with its stream, its version in that stream and its place in the global read order.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+
+class DomainEvent(BaseModel):
+    """Base of every event a service records. Subclasses set `event_type` and `schema_version`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    event_type: ClassVar[str]
+    schema_version: ClassVar[int] = 1
+
+
+@dataclass(frozen=True, order=True)
+class Position:
+    """Place of an event in a store's global read order.
+
+    `tx_id` is the writing transaction's id on PostgreSQL (0 on SQLite, where writers are
+    serialised anyway); `position` is the row's sequence number. Readers order by the pair.
+    """
+
+    tx_id: int = 0
+    position: int = 0
+
+    def as_sequence(self) -> str:
+        """Lexicographically ordered string, for the CloudEvents `sequence` extension."""
+        return f"{self.tx_id:020d}{self.position:020d}"
+
+    @classmethod
+    def from_sequence(cls, sequence: str) -> Position:
+        return cls(int(sequence[:20]), int(sequence[20:]))
+
+
+START = Position(0, 0)
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """An event about to be appended: the domain event plus its id and metadata."""
+
+    event: DomainEvent
+    event_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RecordedEvent:
+    """An event as it is stored and travels: payload as a dict of the current schema version."""
+
+    event_id: str
+    event_type: str
+    schema_version: int
+    stream_id: str
+    stream_version: int
+    position: Position
+    recorded_at: datetime
+    data: dict[str, Any]
+    metadata: dict[str, Any] = field(default_factory=dict)
+    source: str = ""
+
+    def time_rfc3339(self) -> str:
+        return self.recorded_at.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,113 @@
+"""The outbox relay: committed events from a service's store to its Kafka topic, at least once.
+
+It reads the store in its gap-free order, publishes a batch, waits for the broker's acks, and only
+then moves its checkpoint. A crash between the two republishes the tail of the batch; consumers
+drop those copies by the CloudEvents `sequence` (see subscription.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from .checkpoint import Checkpoint, load_checkpoints, save_checkpoints
+from .cloudevents import to_kafka
+from .kafka import KafkaPublisher
+from .leadership import leadership
+from .model import Position, RecordedEvent
+from .store import EventStore
+from .waiting import wait_or_stop as _wait
+
+log = logging.getLogger(__name__)
+READER = "relay"
+SOURCE = "kafka"
+
+
+class RelayMetrics:
+    def __init__(self, registry: CollectorRegistry, service: str) -> None:
+        self.published = Counter(
+            "onecard_relay_published_events", "Events published to Kafka", ["service"], registry=registry
+        ).labels(service)
+        self.backlog = Gauge(
+            "onecard_relay_backlog_events",
+            "Committed events not yet published (last batch read)",
+            ["service"],
+            registry=registry,
+        ).labels(service)
+        self.latency = Histogram(
+            "onecard_relay_publish_seconds",
+            "Time from commit to broker ack",
+            ["service"],
+            registry=registry,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+        ).labels(service)
+
+
+class Relay:
+    def __init__(
+        self,
+        store: EventStore,
+        publisher: KafkaPublisher,
+        topic_for: Callable[[RecordedEvent], str],
+        *,
+        batch_size: int = 1000,
+        idle_sleep: float = 0.02,
+        metrics: RelayMetrics | None = None,
+    ) -> None:
+        self.store = store
+        self.publisher = publisher
+        self.topic_for = topic_for
+        self.batch_size = batch_size
+        self.idle_sleep = idle_sleep
+        self.metrics = metrics
+        self._position = Position()
+
+    async def load_position(self) -> Position:
+        async with self.store.db.engine.connect() as conn:
+            cps = await load_checkpoints(conn, READER)
+        self._position = cps.get(SOURCE, Checkpoint()).position
+        return self._position
+
+    async def run_once(self) -> int:
+        """Publish one batch; returns how many events went out."""
+        batch = await self.store.read_all(self._position, self.batch_size)
+        if not batch:
+            if self.metrics:
+                self.metrics.backlog.set(0)
+            return 0
+        if self.metrics:
+            self.metrics.backlog.set(len(batch))
+        source = self.store.source
+        await self.publisher.publish([(self.topic_for(r), *to_kafka(r, source)) for r in batch])
+        last = batch[-1].position
+        async with self.store.db.engine.begin() as conn:
+            await save_checkpoints(conn, READER, {SOURCE: Checkpoint(last)})
+        self._position = last
+        if self.metrics:
+            self.metrics.published.inc(len(batch))
+            now = time.time()
+            for record in batch:
+                self.metrics.latency.observe(max(0.0, now - record.recorded_at.timestamp()))
+        return len(batch)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Publish until `stop` is set, as the single active relay of this store."""
+        while not stop.is_set():
+            async with leadership(self.store.db, f"relay:{self.store.source}") as leader:
+                if not leader:
+                    await _wait(stop, 2.0)
+                    continue
+                await self.load_position()
+                while not stop.is_set():
+                    try:
+                        sent = await self.run_once()
+                    except Exception:
+                        log.exception("relay batch failed; retrying")
+                        await _wait(stop, 1.0)
+                        break
+                    if sent < self.batch_size:
+                        await _wait(stop, self.idle_sleep)

@@ -1,0 +1,218 @@
+"""The append-only event store of one service.
+
+Streams use expected-version optimistic concurrency; the event id makes an append idempotent;
+`read_all` gives every subscriber the same gap-free global order (see docs/adr/0002).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from opentelemetry import propagate
+from sqlalchemy import func, literal_column, select, tuple_
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from .database import Database
+from .model import DomainEvent, NewEvent, Position, RecordedEvent, utcnow
+from .registry import EventRegistry
+from .tables import events
+
+NO_STREAM = 0
+"""Expected version of a stream that must not exist yet."""
+
+
+class ConcurrencyError(Exception):
+    """The stream moved on since it was read: reload and decide again (HTTP 409)."""
+
+    def __init__(self, stream_id: str, expected: int | None) -> None:
+        super().__init__(f"stream {stream_id!r} is not at version {expected}")
+        self.stream_id = stream_id
+        self.expected = expected
+
+
+@dataclass(frozen=True)
+class StreamAppend:
+    """Events for one stream; `expected_version` None means "whatever the stream holds"."""
+
+    stream_id: str
+    events: Sequence[NewEvent | DomainEvent]
+    expected_version: int | None = NO_STREAM
+
+
+def _as_new(event: NewEvent | DomainEvent) -> NewEvent:
+    return event if isinstance(event, NewEvent) else NewEvent(event)
+
+
+def _trace_metadata() -> dict[str, str]:
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return carrier
+
+
+class EventStore:
+    def __init__(self, db: Database, registry: EventRegistry, source: str) -> None:
+        self.db = db
+        self.registry = registry
+        self.source = source
+        self._postgres = db.is_postgres
+
+    # -- writing -----------------------------------------------------------------------------
+
+    async def append(
+        self,
+        conn: AsyncConnection,
+        stream_id: str,
+        new_events: Sequence[NewEvent | DomainEvent],
+        expected_version: int | None = NO_STREAM,
+    ) -> list[RecordedEvent]:
+        return await self.append_batch(conn, [StreamAppend(stream_id, new_events, expected_version)])
+
+    async def append_batch(
+        self, conn: AsyncConnection, appends: Sequence[StreamAppend]
+    ) -> list[RecordedEvent]:
+        """Append to several streams in the caller's transaction, as one INSERT.
+
+        Events whose id is already stored are skipped (a retried command is a no-op). A stream
+        that is not at its expected version raises ConcurrencyError and nothing is written.
+        """
+        prepared = [(a, [_as_new(e) for e in a.events]) for a in appends]
+        ids = [n.event_id for _, news in prepared for n in news]
+        if not ids:
+            return []
+        seen = set(
+            (await conn.execute(select(events.c.event_id).where(events.c.event_id.in_(ids)))).scalars()
+        )
+        trace = _trace_metadata()
+        now = utcnow()
+        rows: list[dict[str, Any]] = []
+        for append, news in prepared:
+            fresh = [n for n in news if n.event_id not in seen]
+            if not fresh:
+                continue
+            version = append.expected_version
+            if version is None:
+                version = await self.stream_version(conn, append.stream_id)
+            for offset, new in enumerate(fresh, start=1):
+                rows.append(
+                    {
+                        "stream_id": append.stream_id,
+                        "stream_version": version + offset,
+                        "event_id": new.event_id,
+                        "event_type": new.event.event_type,
+                        "schema_version": new.event.schema_version,
+                        "data": new.event.model_dump(mode="json"),
+                        "metadata": {**trace, **new.metadata},
+                        "recorded_at": now,
+                    }
+                )
+        if not rows:
+            return []
+        statement = events.insert().returning(events.c.position, events.c.tx_id)
+        try:
+            async with conn.begin_nested() if self._postgres else _nullcontext():
+                result = await conn.execute(statement, rows)
+                keys = result.all()
+        except IntegrityError as exc:
+            first = rows[0]
+            raise ConcurrencyError(first["stream_id"], first["stream_version"] - 1) from exc
+        return [
+            RecordedEvent(
+                event_id=row["event_id"],
+                event_type=row["event_type"],
+                schema_version=row["schema_version"],
+                stream_id=row["stream_id"],
+                stream_version=row["stream_version"],
+                position=Position(int(key.tx_id), int(key.position)),
+                recorded_at=now,
+                data=row["data"],
+                metadata=row["metadata"],
+                source=self.source,
+            )
+            for row, key in zip(rows, keys, strict=True)
+        ]
+
+    # -- reading -----------------------------------------------------------------------------
+
+    async def stream_version(self, conn: AsyncConnection, stream_id: str) -> int:
+        query = select(func.coalesce(func.max(events.c.stream_version), 0)).where(
+            events.c.stream_id == stream_id
+        )
+        return int((await conn.execute(query)).scalar_one())
+
+    async def read_stream(
+        self, conn: AsyncConnection, stream_id: str, after_version: int = 0
+    ) -> list[RecordedEvent]:
+        query = (
+            select(events)
+            .where(events.c.stream_id == stream_id, events.c.stream_version > after_version)
+            .order_by(events.c.stream_version)
+        )
+        return [self.registry.upcast_record(self._record(r)) for r in (await conn.execute(query)).mappings()]
+
+    async def load(self, conn: AsyncConnection, stream_id: str) -> tuple[list[DomainEvent], int]:
+        """The stream's domain events (upcast to current versions) and its version."""
+        records = await self.read_stream(conn, stream_id)
+        return [self.registry.load(r) for r in records], (records[-1].stream_version if records else 0)
+
+    async def read_all(self, after: Position, limit: int = 1000) -> list[RecordedEvent]:
+        """Events after `after` in the global order, never skipping one that commits later.
+
+        On PostgreSQL only rows of transactions older than every transaction still running are
+        returned (tx_id below the snapshot's xmin), so a slow writer holding a lower position
+        delays readers instead of being skipped by them.
+        """
+        query = select(events).where(
+            tuple_(events.c.tx_id, events.c.position) > tuple_(after.tx_id, after.position)
+        )
+        if self._postgres:
+            query = query.where(
+                events.c.tx_id < literal_column("pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+            )
+        query = query.order_by(events.c.tx_id, events.c.position).limit(limit)
+        async with self.db.engine.connect() as conn:
+            rows = (await conn.execute(query)).mappings().all()
+        return [self._record(r) for r in rows]
+
+    async def head(self) -> Position:
+        """The last readable position (for lag figures)."""
+        query = select(events.c.tx_id, events.c.position).order_by(
+            events.c.tx_id.desc(), events.c.position.desc()
+        )
+        if self._postgres:
+            query = query.where(
+                events.c.tx_id < literal_column("pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+            )
+        async with self.db.engine.connect() as conn:
+            row = (await conn.execute(query.limit(1))).first()
+        return Position(int(row.tx_id), int(row.position)) if row else Position()
+
+    def _record(self, row: Any) -> RecordedEvent:
+        return RecordedEvent(
+            event_id=row["event_id"],
+            event_type=row["event_type"],
+            schema_version=row["schema_version"],
+            stream_id=row["stream_id"],
+            stream_version=row["stream_version"],
+            position=Position(int(row["tx_id"]), int(row["position"])),
+            recorded_at=_aware(row["recorded_at"]),
+            data=row["data"],
+            metadata=row["metadata"] or {},
+            source=self.source,
+        )
+
+
+def _aware(moment: datetime) -> datetime:
+    # SQLite hands back naive datetimes; everything the store writes is UTC.
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+class _nullcontext:
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None

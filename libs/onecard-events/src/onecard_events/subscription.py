@@ -1,0 +1,269 @@
+"""One subscription interface, two sources: the stores' logs (embedded) or Kafka topics (distributed).
+
+A projection applies events inside a transaction of its own database and the runner writes the
+projection's checkpoints in that same transaction, so a crash either keeps both or neither. Events
+at or below a source's checkpoint are dropped: that covers Kafka redelivery and the relay's
+republished tails (those carry their store position in the CloudEvents `sequence`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from .checkpoint import Checkpoint, delete_checkpoints, load_checkpoints, save_checkpoints
+from .cloudevents import InvalidCloudEvent, from_kafka
+from .database import Database
+from .leadership import leadership
+from .model import Position, RecordedEvent
+from .registry import EventRegistry
+from .store import EventStore
+from .waiting import wait_or_stop as _wait
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """An event with the source it came from and, from Kafka, its offset there.
+
+    `event` is None for a Kafka message that was rejected as invalid: its offset still counts.
+    """
+
+    source: str
+    event: RecordedEvent | None
+    kafka_offset: int | None = None
+
+
+class EventSource(Protocol):
+    async def start(self, checkpoints: Mapping[str, Checkpoint]) -> None: ...
+    async def fetch(self, max_events: int, timeout: float) -> list[Delivery]: ...
+    async def stop(self) -> None: ...
+
+
+class StoreLogSource:
+    """Reads the logs of one or more event stores in their gap-free order (embedded mode)."""
+
+    def __init__(self, stores: Sequence[EventStore], poll_interval: float = 0.05) -> None:
+        self.stores = {f"store:{s.source}": s for s in stores}
+        self.poll_interval = poll_interval
+        self._positions: dict[str, Position] = {}
+
+    async def start(self, checkpoints: Mapping[str, Checkpoint]) -> None:
+        self._positions = {key: checkpoints.get(key, Checkpoint()).position for key in self.stores}
+
+    async def fetch(self, max_events: int, timeout: float) -> list[Delivery]:
+        deadline = time.monotonic() + timeout
+        while True:
+            out: list[Delivery] = []
+            for key, store in self.stores.items():
+                batch = await store.read_all(self._positions[key], max_events)
+                if batch:
+                    self._positions[key] = batch[-1].position
+                    out += [Delivery(key, r) for r in batch]
+            if out or time.monotonic() >= deadline:
+                return out
+            await asyncio.sleep(self.poll_interval)
+
+    async def stop(self) -> None:
+        return None
+
+
+class KafkaSource:
+    """Reads Kafka topics by explicit assignment of every partition, from offsets the projection
+    stored itself (not the broker's consumer-group offsets), so offset and effect commit together.
+
+    Messages that are not valid CloudEvents are handed to `on_invalid` and skipped.
+    """
+
+    def __init__(
+        self,
+        bootstrap: str,
+        topics: Sequence[str],
+        client_id: str = "onecard-projection",
+        on_invalid: InvalidHandler | None = None,
+    ) -> None:
+        self.bootstrap = bootstrap
+        self.topics = list(topics)
+        self.client_id = client_id
+        self.on_invalid = on_invalid
+        self._consumer: AIOKafkaConsumer | None = None
+
+    async def start(self, checkpoints: Mapping[str, Checkpoint]) -> None:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap,
+            client_id=self.client_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            group_id=None,
+            max_poll_records=2000,
+            fetch_max_bytes=16 * 1024 * 1024,
+        )
+        await consumer.start()
+        partitions: list[TopicPartition] = []
+        for topic in self.topics:
+            for _ in range(50):
+                found = consumer.partitions_for_topic(topic)
+                if found:
+                    break
+                await consumer.topics()
+                await asyncio.sleep(0.1)
+            else:
+                await consumer.stop()
+                raise RuntimeError(f"topic {topic} does not exist (create topics first)")
+            partitions += [TopicPartition(topic, p) for p in sorted(found)]
+        consumer.assign(partitions)
+        for tp in partitions:
+            cp = checkpoints.get(f"{tp.topic}:{tp.partition}")
+            if cp is not None and cp.kafka_offset is not None:
+                consumer.seek(tp, cp.kafka_offset + 1)
+            else:
+                await consumer.seek_to_beginning(tp)
+        self._consumer = consumer
+
+    async def fetch(self, max_events: int, timeout: float) -> list[Delivery]:
+        assert self._consumer is not None, "start() first"
+        polled = await self._consumer.getmany(timeout_ms=int(timeout * 1000), max_records=max_events)
+        out: list[Delivery] = []
+        for tp, messages in polled.items():
+            key = f"{tp.topic}:{tp.partition}"
+            for m in messages:
+                try:
+                    event = from_kafka(m.key, m.value, m.headers)
+                except InvalidCloudEvent as exc:
+                    if self.on_invalid is not None:
+                        await self.on_invalid(tp.topic, m.key, m.value, list(m.headers or []), str(exc))
+                    out.append(Delivery(key, None, m.offset))
+                    continue
+                out.append(Delivery(key, event, m.offset))
+        return out
+
+    async def stop(self) -> None:
+        if self._consumer is not None:
+            await self._consumer.stop()
+            self._consumer = None
+
+    async def end_offsets(self) -> dict[str, int]:
+        """Next offset per partition (for lag figures)."""
+        assert self._consumer is not None
+        ends = await self._consumer.end_offsets(list(self._consumer.assignment()))
+        return {f"{tp.topic}:{tp.partition}": off for tp, off in ends.items()}
+
+
+class InvalidHandler(Protocol):
+    async def __call__(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        headers: list[tuple[str, bytes]],
+        reason: str,
+    ) -> None: ...
+
+
+class Projection(Protocol):
+    """Something that turns events into rows. `apply` runs inside the runner's transaction."""
+
+    name: str
+
+    async def apply(self, conn: AsyncConnection, event: RecordedEvent) -> None: ...
+
+    async def reset(self, conn: AsyncConnection) -> None:
+        """Drop the projection's rows (for a rebuild)."""
+        ...
+
+
+class ProjectionRunner:
+    """Feeds a projection from a source, exactly once in effect."""
+
+    def __init__(
+        self,
+        projection: Projection,
+        source: EventSource,
+        db: Database,
+        registry: EventRegistry | None = None,
+        *,
+        batch_size: int = 1000,
+        poll_timeout: float = 0.2,
+    ) -> None:
+        self.projection = projection
+        self.source = source
+        self.db = db
+        self.registry = registry
+        self.batch_size = batch_size
+        self.poll_timeout = poll_timeout
+        self.checkpoints: dict[str, Checkpoint] = {}
+        self.last_event_time: float | None = None
+        self.applied = 0
+
+    async def start(self) -> None:
+        async with self.db.engine.connect() as conn:
+            self.checkpoints = await load_checkpoints(conn, self.projection.name)
+        await self.source.start(self.checkpoints)
+
+    async def stop(self) -> None:
+        await self.source.stop()
+
+    async def run_once(self, timeout: float | None = None) -> int:
+        """Apply one fetched batch in one transaction; returns how many events had an effect."""
+        deliveries = await self.source.fetch(
+            self.batch_size, self.poll_timeout if timeout is None else timeout
+        )
+        if not deliveries:
+            return 0
+        changed: dict[str, Checkpoint] = {}
+        applied = 0
+        async with self.db.engine.begin() as conn:
+            for d in deliveries:
+                current = changed.get(d.source) or self.checkpoints.get(d.source, Checkpoint())
+                event = d.event
+                duplicate = event is None or (
+                    event.position != Position() and event.position <= current.position
+                )
+                if event is not None and not duplicate:
+                    if self.registry is not None:
+                        event = self.registry.upcast_record(event)
+                    await self.projection.apply(conn, event)
+                    applied += 1
+                    self.last_event_time = event.recorded_at.timestamp()
+                position = current.position if event is None else max(current.position, event.position)
+                changed[d.source] = Checkpoint(position, d.kafka_offset)
+            await save_checkpoints(conn, self.projection.name, changed)
+        self.checkpoints.update(changed)
+        self.applied += applied
+        return applied
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Run until `stop` is set, as the single active runner of this projection."""
+        while not stop.is_set():
+            async with leadership(self.db, f"projection:{self.projection.name}") as leader:
+                if not leader:
+                    await _wait(stop, 2.0)
+                    continue
+                try:
+                    await self.start()
+                    while not stop.is_set():
+                        await self.run_once()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception(
+                        "projection %s failed; restarting from its checkpoints", self.projection.name
+                    )
+                    await _wait(stop, 1.0)
+                finally:
+                    await self.stop()
+
+    async def rebuild(self) -> None:
+        """Drop the read model and its checkpoints; the next start replays from the beginning."""
+        async with self.db.engine.begin() as conn:
+            await self.projection.reset(conn)
+            await delete_checkpoints(conn, self.projection.name)
+        self.checkpoints = {}

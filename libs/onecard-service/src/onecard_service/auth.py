@@ -1,0 +1,171 @@
+"""Credentials and roles, checked locally in every service.
+
+Tokens are JWTs signed with Ed25519 (EdDSA): only the catalog, which issues clients, holds the
+private key; every service verifies with the public key, so no call to another service is needed.
+Revocation travels as a catalog event (`onecard.catalog.client_revoked`) that every service consumes
+into its in-memory revocation list (see docs/adr/0004).
+"""
+
+from __future__ import annotations
+
+import hmac
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Annotated, Any, ClassVar, Literal
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from fastapi import Depends, Request
+from onecard_events.model import DomainEvent
+
+from .problems import Problem
+
+Role = Literal["admin", "operator", "venue", "merchant", "department", "partner"]
+ROLES: tuple[str, ...] = ("admin", "operator", "venue", "merchant", "department", "partner")
+ISSUER = "onecard-catalog"
+
+
+class ClientRegistered(DomainEvent):
+    event_type: ClassVar[str] = "onecard.catalog.client_registered"
+    client_id: str
+    role: str
+    name: str
+    venues: list[str] = []
+    merchants: list[str] = []
+    department: str | None = None
+    jurisdiction: str | None = None
+    region: str | None = None
+
+
+class ClientRevoked(DomainEvent):
+    event_type: ClassVar[str] = "onecard.catalog.client_revoked"
+    client_id: str
+
+
+@dataclass(frozen=True)
+class Principal:
+    client_id: str
+    role: str
+    venues: frozenset[str] = frozenset()
+    merchants: frozenset[str] = frozenset()
+    department: str | None = None
+    jurisdiction: str | None = None
+    region: str | None = None
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role in ("admin", "operator")
+
+    def may_use_venue(self, venue_id: str) -> bool:
+        return self.is_staff or (self.role == "venue" and venue_id in self.venues)
+
+    def may_use_merchant(self, merchant_id: str) -> bool:
+        return self.is_staff or (self.role == "merchant" and merchant_id in self.merchants)
+
+
+ADMIN = Principal("bootstrap-admin", "admin")
+
+
+class TokenSigner:
+    def __init__(self, private_key: Ed25519PrivateKey) -> None:
+        self._key = private_key
+
+    def issue(self, principal: Principal) -> str:
+        claims: dict[str, Any] = {
+            "iss": ISSUER,
+            "sub": principal.client_id,
+            "role": principal.role,
+            "iat": int(time.time()),
+            "jti": str(uuid.uuid4()),
+        }
+        if principal.venues:
+            claims["venues"] = sorted(principal.venues)
+        if principal.merchants:
+            claims["merchants"] = sorted(principal.merchants)
+        for name in ("department", "jurisdiction", "region"):
+            if value := getattr(principal, name):
+                claims[name] = value
+        return jwt.encode(claims, self._key, algorithm="EdDSA")
+
+
+@dataclass
+class RevocationList:
+    """Client ids revoked so far, fed by the catalog's client events."""
+
+    revoked: set[str] = field(default_factory=set)
+
+    def apply(self, event_type: str, data: dict[str, Any]) -> None:
+        if event_type == ClientRevoked.event_type:
+            self.revoked.add(str(data["client_id"]))
+
+
+class TokenVerifier:
+    def __init__(
+        self, public_key: Ed25519PublicKey, revocations: RevocationList, admin_token: str | None
+    ) -> None:
+        self._key = public_key
+        self.revocations = revocations
+        self._admin_token = admin_token
+
+    def verify(self, token: str) -> Principal:
+        if self._admin_token and hmac.compare_digest(token.encode(), self._admin_token.encode()):
+            return ADMIN
+        try:
+            claims = jwt.decode(
+                token, self._key, algorithms=["EdDSA"], issuer=ISSUER, options={"require": ["sub"]}
+            )
+        except jwt.PyJWTError as exc:
+            raise Problem(401, f"invalid token: {exc}") from None
+        if claims["sub"] in self.revocations.revoked:
+            raise Problem(401, "the credential has been revoked")
+        role = claims.get("role")
+        if role not in ROLES:
+            raise Problem(401, "token carries no known role")
+        return Principal(
+            client_id=claims["sub"],
+            role=role,
+            venues=frozenset(claims.get("venues", ())),
+            merchants=frozenset(claims.get("merchants", ())),
+            department=claims.get("department"),
+            jurisdiction=claims.get("jurisdiction"),
+            region=claims.get("region"),
+        )
+
+
+def load_private_key(pem: bytes) -> Ed25519PrivateKey:
+    key = serialization.load_pem_private_key(pem, password=None)
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ValueError("token signing key must be Ed25519")
+    return key
+
+
+def load_public_key(pem: bytes) -> Ed25519PublicKey:
+    key = serialization.load_pem_public_key(pem)
+    if not isinstance(key, Ed25519PublicKey):
+        raise ValueError("token verification key must be Ed25519")
+    return key
+
+
+def principal(request: Request) -> Principal:
+    """FastAPI dependency: the authenticated caller (401 without a valid bearer token)."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise Problem(401, "a bearer token is required")
+    verifier: TokenVerifier = request.app.state.token_verifier
+    return verifier.verify(token.strip())
+
+
+def require(*roles: str) -> Callable[[Principal], Principal]:
+    """FastAPI dependency factory: the caller, who must hold one of `roles` (403 otherwise)."""
+    allowed = frozenset(roles)
+
+    def check(caller: Annotated[Principal, Depends(principal)]) -> Principal:
+        if caller.role not in allowed:
+            raise Problem(403, f"role {caller.role!r} may not do this")
+        return caller
+
+    return check

@@ -1,0 +1,65 @@
+"""Idempotency-Key handling for POSTs that move money or create batches.
+
+The stored response is written in the same transaction as the effect it describes, so a retry
+after a crash either finds both or neither. The same key with another body is a 409.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from onecard_events.model import utcnow
+from onecard_events.tables import idempotency_keys
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from .problems import Problem, conflict
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    status_code: int
+    body: Any
+
+
+def request_hash(payload: Any) -> str:
+    return hashlib.sha256(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def check_key(key: str | None) -> str | None:
+    if key is not None and not (1 <= len(key) <= 200):
+        raise Problem(400, "Idempotency-Key must be 1 to 200 characters")
+    return key
+
+
+async def lookup(conn: AsyncConnection, scope: str, key: str, digest: str) -> StoredResponse | None:
+    row = (
+        await conn.execute(
+            select(idempotency_keys).where(idempotency_keys.c.scope == scope, idempotency_keys.c.key == key)
+        )
+    ).first()
+    if row is None:
+        return None
+    if row.request_hash != digest:
+        raise conflict("Idempotency-Key was used before with a different request body")
+    if row.status_code is None or row.response is None:
+        raise conflict("a request with this Idempotency-Key is still in progress")
+    return StoredResponse(row.status_code, orjson.loads(row.response))
+
+
+async def remember(
+    conn: AsyncConnection, scope: str, key: str, digest: str, status_code: int, body: Any
+) -> None:
+    await conn.execute(
+        idempotency_keys.insert().values(
+            scope=scope,
+            key=key,
+            request_hash=digest,
+            status_code=status_code,
+            response=orjson.dumps(body),
+            created_at=utcnow(),
+        )
+    )

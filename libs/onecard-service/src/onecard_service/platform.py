@@ -1,0 +1,215 @@
+"""What a service needs from its surroundings, in either mode, and the runtime that hosts it.
+
+`Platform` hands out databases, event stores and event sources: SQLite files and the stores' logs in
+the embedded mode; PostgreSQL schemas and Kafka topics in the distributed mode. A service's
+`bootstrap.build(platform)` returns a `ServiceRuntime`: its FastAPI app plus its background workers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from onecard_events.database import Database, open_database, sqlite_url
+from onecard_events.kafka import KafkaPublisher, service_topic
+from onecard_events.migrations import upgrade
+from onecard_events.registry import EventRegistry
+from onecard_events.relay import Relay, RelayMetrics
+from onecard_events.store import EventStore
+from onecard_events.subscription import EventSource, KafkaSource, StoreLogSource
+from onecard_events.waiting import wait_or_stop
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from sqlalchemy import text
+
+from .auth import ClientRevoked, RevocationList, TokenSigner, TokenVerifier, load_private_key, load_public_key
+from .observability import HttpMetrics, configure_logging, tracer_provider
+from .privacy import PersonalDataKeys
+from .problems import install_problem_handlers
+from .settings import Secrets, Settings, resolve_secrets
+
+log = logging.getLogger(__name__)
+SERVICES = ("catalog", "identity", "payments", "disbursement", "reporting")
+Worker = Callable[[asyncio.Event], Awaitable[None]]
+
+
+class Platform:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        configure_logging(settings.log_level)
+        self.secrets: Secrets = resolve_secrets(settings)
+        self.personal_data = PersonalDataKeys(self.secrets.pii_key)
+        self.revocations = RevocationList()
+        self.token_verifier = TokenVerifier(
+            load_public_key(self.secrets.token_public_key_pem), self.revocations, settings.admin_token
+        )
+        self._databases: dict[str, Database] = {}
+        self._stores: dict[str, EventStore] = {}
+        self._revocation_feed_started = False
+
+    @property
+    def embedded(self) -> bool:
+        return not self.settings.distributed
+
+    def token_signer(self) -> TokenSigner:
+        if self.secrets.token_private_key_pem is None:
+            raise RuntimeError("issuing credentials needs ONECARD_TOKEN_PRIVATE_KEY")
+        return TokenSigner(load_private_key(self.secrets.token_private_key_pem))
+
+    def database(self, service: str) -> Database:
+        if service not in self._databases:
+            url = self.settings.database_url or sqlite_url(self.settings.data_dir, service)
+            self._databases[service] = open_database(url, schema=service)
+        return self._databases[service]
+
+    def store(self, service: str, registry: EventRegistry | None = None) -> EventStore:
+        """The service's event store; a peer's store (embedded mode) is opened for reading."""
+        store = self._stores.get(service)
+        if store is None:
+            store = EventStore(self.database(service), EventRegistry(), source=service)
+            self._stores[service] = store
+        if registry is not None:
+            store.registry.include(registry)
+        return store
+
+    def events_of(self, services: Sequence[str], client_id: str) -> EventSource:
+        """A source of the given services' events: their logs (embedded) or topics (distributed)."""
+        if self.settings.kafka_bootstrap and not self.embedded:
+            return KafkaSource(self.settings.kafka_bootstrap, [service_topic(s) for s in services], client_id)
+        return StoreLogSource([self.store(s) for s in services])
+
+    async def follow_revocations(self, stop: asyncio.Event) -> None:
+        """Keep the revocation list current from the catalog's client events (within ~1 s)."""
+        source = self.events_of(["catalog"], "onecard-revocations")
+        await source.start({})
+        try:
+            while not stop.is_set():
+                try:
+                    for d in await source.fetch(5000, 0.5):
+                        if d.event is not None and d.event.event_type == ClientRevoked.event_type:
+                            self.revocations.apply(d.event.event_type, d.event.data)
+                except Exception:
+                    log.exception("revocation feed failed; retrying")
+                    await wait_or_stop(stop, 1.0)
+        finally:
+            await source.stop()
+
+    async def close(self) -> None:
+        for db in self._databases.values():
+            await db.dispose()
+
+
+class ServiceRuntime:
+    """One service: its database, store, HTTP app and background workers."""
+
+    def __init__(self, name: str, platform: Platform, registry: EventRegistry, migrations: Path) -> None:
+        if name not in SERVICES:
+            raise ValueError(f"unknown service {name}")
+        self.name = name
+        self.platform = platform
+        self.migrations = migrations
+        self.db = platform.database(name)
+        self.store = platform.store(name, registry)
+        self.metrics = CollectorRegistry()
+        self.workers: list[tuple[str, Worker]] = []
+        self.ready = False
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self.app = self._create_app()
+
+    def add_worker(self, name: str, worker: Worker) -> None:
+        self.workers.append((name, worker))
+
+    def _create_app(self) -> FastAPI:
+        prefix = f"/{self.name}"
+        app = FastAPI(
+            title=f"onecard {self.name}",
+            version="1",
+            openapi_url=f"{prefix}/openapi.json",
+            docs_url=f"{prefix}/docs",
+            redoc_url=None,
+        )
+        app.state.token_verifier = self.platform.token_verifier
+        app.state.runtime = self
+        install_problem_handlers(app)
+        HttpMetrics(self.metrics, self.name).install(app)
+
+        @app.get(f"{prefix}/healthz", include_in_schema=False)
+        async def healthz() -> dict[str, str]:
+            return {"status": "ok"}
+
+        @app.get(f"{prefix}/readyz", include_in_schema=False)
+        async def readyz(request: Request) -> Response:
+            if not self.ready:
+                return JSONResponse({"status": "starting"}, status_code=503)
+            try:
+                async with self.db.engine.connect() as conn:
+                    await conn.execute(text("SELECT 1"))
+            except Exception as exc:
+                return JSONResponse({"status": "database unavailable", "detail": type(exc).__name__}, 503)
+            return JSONResponse({"status": "ready"})
+
+        @app.get(f"{prefix}/metrics", include_in_schema=False)
+        async def metrics() -> Response:
+            return Response(generate_latest(self.metrics), media_type=CONTENT_TYPE_LATEST)
+
+        FastAPIInstrumentor.instrument_app(
+            app,
+            tracer_provider=tracer_provider(self.platform.settings.otlp_endpoint),
+            excluded_urls="healthz,readyz,metrics",
+        )
+        return app
+
+    async def migrate(self) -> None:
+        await upgrade(self.db, self.migrations)
+
+    async def start(self, *, migrate: bool) -> None:
+        if migrate:
+            await self.migrate()
+        self._stop.clear()
+        if self.platform.settings.kafka_bootstrap and not self.platform.embedded:
+            self.add_worker("relay", self._relay)
+        if not self.platform._revocation_feed_started:
+            self.platform._revocation_feed_started = True
+            self.add_worker("revocations", self.platform.follow_revocations)
+        for name, worker in self.workers:
+            self._tasks.append(asyncio.create_task(self._supervise(name, worker), name=f"{self.name}:{name}"))
+        self.ready = True
+
+    async def _supervise(self, name: str, worker: Worker) -> None:
+        while not self._stop.is_set():
+            try:
+                await worker(self._stop)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("%s worker %s crashed; restarting", self.name, name)
+                await wait_or_stop(self._stop, 1.0)
+
+    async def _relay(self, stop: asyncio.Event) -> None:
+        bootstrap = self.platform.settings.kafka_bootstrap
+        assert bootstrap is not None
+        publisher = KafkaPublisher(bootstrap, client_id=f"onecard-{self.name}-relay")
+        await publisher.start()
+        try:
+            topic = service_topic(self.name)
+            await Relay(
+                self.store, publisher, lambda _r: topic, metrics=RelayMetrics(self.metrics, self.name)
+            ).run(stop)
+        finally:
+            await publisher.stop()
+
+    async def stop(self) -> None:
+        self.ready = False
+        self._stop.set()
+        if self._tasks:
+            _done, pending = await asyncio.wait(self._tasks, timeout=10)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        self._tasks.clear()

@@ -1,0 +1,105 @@
+"""Configuration from the environment (see the README's configuration table)."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = Path(".onecard")
+    database_url: str | None = None
+    kafka_bootstrap: str | None = None
+    admin_token: str | None = None
+    partners: tuple[str, ...] = ("510000",)
+    region: str = "500000"
+    otlp_endpoint: str | None = None
+    log_level: str = "INFO"
+    token_private_key_pem: bytes | None = None
+    token_public_key_pem: bytes | None = None
+    pii_key: bytes | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def distributed(self) -> bool:
+        return self.database_url is not None
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> Settings:
+        env = os.environ
+        values: dict[str, object] = {
+            "data_dir": Path(env.get("ONECARD_DATA_DIR", ".onecard")),
+            "database_url": env.get("ONECARD_DATABASE_URL") or None,
+            "kafka_bootstrap": env.get("ONECARD_KAFKA_BOOTSTRAP") or None,
+            "admin_token": env.get("ONECARD_ADMIN_TOKEN") or None,
+            "partners": tuple(p for p in env.get("ONECARD_PARTNERS", "510000").split(",") if p),
+            "region": env.get("ONECARD_REGION", "500000"),
+            "otlp_endpoint": env.get("OTEL_EXPORTER_OTLP_ENDPOINT") or None,
+            "log_level": env.get("ONECARD_LOG_LEVEL", "INFO"),
+            "token_private_key_pem": _pem(env.get("ONECARD_TOKEN_PRIVATE_KEY")),
+            "token_public_key_pem": _pem(env.get("ONECARD_TOKEN_PUBLIC_KEY")),
+            "pii_key": bytes.fromhex(env["ONECARD_PII_KEY"]) if env.get("ONECARD_PII_KEY") else None,
+        }
+        values.update(overrides)
+        return cls(**values)  # type: ignore[arg-type]
+
+
+def _pem(value: str | None) -> bytes | None:
+    """A PEM given inline, or a path to a PEM file."""
+    if not value:
+        return None
+    if value.lstrip().startswith("-----BEGIN"):
+        return value.encode()
+    return Path(value).read_bytes()
+
+
+@dataclass(frozen=True)
+class Secrets:
+    token_private_key_pem: bytes | None
+    token_public_key_pem: bytes
+    pii_key: bytes
+
+
+def generate_token_keypair() -> tuple[bytes, bytes]:
+    private = Ed25519PrivateKey.generate()
+    private_pem = private.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    public_pem = private.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return private_pem, public_pem
+
+
+def resolve_secrets(settings: Settings) -> Secrets:
+    """Keys from the environment; in the embedded mode, generated once into the data folder."""
+    if settings.token_public_key_pem and settings.pii_key:
+        return Secrets(settings.token_private_key_pem, settings.token_public_key_pem, settings.pii_key)
+    if settings.distributed:
+        raise RuntimeError("distributed mode needs ONECARD_TOKEN_PUBLIC_KEY and ONECARD_PII_KEY")
+    path = settings.data_dir / "secrets.json"
+    if not path.exists():
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        private_pem, public_pem = generate_token_keypair()
+        stored = {
+            "token_private_key": private_pem.decode(),
+            "token_public_key": public_pem.decode(),
+            "pii_key": secrets.token_hex(32),
+        }
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(stored))
+        tmp.chmod(0o600)
+        tmp.replace(path)
+    stored = json.loads(path.read_text())
+    return Secrets(
+        stored["token_private_key"].encode(),
+        stored["token_public_key"].encode(),
+        bytes.fromhex(stored["pii_key"]),
+    )
