@@ -39,6 +39,7 @@ DATA="${STATE}/data"
 PROPS="${STATE}/server.properties"
 LOG4J="${STATE}/log4j.properties"
 TOOLS_LOG4J="${STATE}/tools-log4j.properties"
+ADMIN_PROPS="${STATE}/admin-check.properties"
 PIDFILE="${STATE}/kafka.pid"
 LOGFILE="${STATE}/kafka.log"
 
@@ -82,7 +83,7 @@ ensure_libs() {
   rm -rf "$LIBS"
   mv "$tmp" "$LIBS"
   printf '%s\n' "$want" >"$LIBS_MARKER"
-  log "cached $(ls "$LIBS" | wc -l) jars ($(du -sh "$LIBS" | cut -f1))"
+  log "cached $(find "$LIBS" -name '*.jar' | wc -l) jars ($(du -sh "$LIBS" | cut -f1))"
 }
 
 write_config() {
@@ -126,6 +127,10 @@ log4j.logger.kafka.log.LogCleaner=WARN
 log4j.logger.org.apache.kafka.raft=WARN
 log4j.logger.org.apache.kafka.controller=INFO
 EOF
+  cat >"$ADMIN_PROPS" <<'EOF'
+request.timeout.ms=5000
+default.api.timeout.ms=10000
+EOF
   cat >"$TOOLS_LOG4J" <<'EOF'
 log4j.rootLogger=WARN, stderr
 log4j.appender.stderr=org.apache.log4j.ConsoleAppender
@@ -153,7 +158,7 @@ format_storage() {
     || die "StorageTool format failed"
 }
 
-read_pid() { [[ -f "$PIDFILE" ]] && cat "$PIDFILE" 2>/dev/null || true; }
+read_pid() { if [[ -f "$PIDFILE" ]]; then cat "$PIDFILE" 2>/dev/null || true; fi; }
 
 # Our broker is alive: the pid file names a live process whose command line is kafka.Kafka with our config.
 is_alive() {
@@ -168,6 +173,7 @@ port_open() { (exec 3<>"/dev/tcp/${HOST}/${1}") 2>/dev/null; }
 # Cheap protocol-level check without a JVM: send ApiVersions v0 and expect
 # the matching correlation id and error_code 0 back.
 api_versions_ok() {
+  # shellcheck disable=SC2016  # the inner script gets host/port as $0/$1
   timeout 3 bash -c '
     exec 3<>"/dev/tcp/$0/$1" || exit 1
     # size=14 | api_key=18 | api_version=0 | correlation_id=0x4f4e4543 | client_id len 4 "ping"
@@ -180,7 +186,12 @@ api_versions_ok() {
 
 # Full check: a real admin client lists topics (needs metadata from the controller).
 broker_answers() {
-  kafka_tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$(bootstrap)" --list >/dev/null 2>&1
+  # Short client timeouts (the admin default is 60s) so the start deadline is honoured.
+  [[ -f "$ADMIN_PROPS" ]] || write_config
+  timeout 30 "$JAVA" -Xmx256m -XX:TieredStopAtLevel=1 -Djava.awt.headless=true \
+    -Dlog4j.configuration="file:${TOOLS_LOG4J}" -cp "${LIBS}/*" \
+    org.apache.kafka.tools.TopicCommand --bootstrap-server "$(bootstrap)" --command-config "$ADMIN_PROPS" \
+    --list >/dev/null 2>&1
 }
 
 log_tail() {

@@ -114,7 +114,7 @@ EOF
 }
 
 psql_admin() {
-  as_pg "${PG_BIN}/psql" -X -q -v ON_ERROR_STOP=1 -h "$PG_SOCK" -p "$PG_PORT" -U "$DB_USER" -d postgres "$@"
+  as_pg "${PG_BIN}/psql" -X -q -v ON_ERROR_STOP=1 -h "$PG_SOCK" -p "$PG_PORT" -U "$DB_USER" -d postgres
 }
 
 provision() {

@@ -1,0 +1,110 @@
+"""The onecard command.
+
+onecard up [--port 8080] [--data-dir DIR]     all five services, one process, SQLite + in-process log
+onecard serve SERVICE [--port N] [--migrate]  one service on PostgreSQL + Kafka (distributed mode)
+onecard migrate [SERVICE ...]                 run Alembic migrations (distributed mode's explicit step)
+onecard topics                                create the Kafka topics with partitions and retention
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+from pathlib import Path
+
+import uvicorn
+from onecard_events.kafka import create_topics, platform_topics
+from onecard_service.platform import SERVICES, Platform
+from onecard_service.settings import Settings
+
+from .composition import PrefixDispatcher, build_services
+
+
+def _serve(app: PrefixDispatcher, host: str, port: int) -> None:
+    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, lifespan="on")
+
+
+def cmd_up(args: argparse.Namespace) -> None:
+    overrides: dict[str, object] = {"database_url": None, "kafka_bootstrap": None}
+    if args.data_dir:
+        overrides["data_dir"] = Path(args.data_dir)
+    platform = Platform(Settings.from_env(**overrides))
+    runtimes = build_services(platform)
+    print(
+        f"onecard: embedded platform on http://{args.host}:{args.port} (data in {platform.settings.data_dir})"
+    )
+    _serve(PrefixDispatcher(runtimes, migrate=True), args.host, args.port)
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    settings = Settings.from_env()
+    if not settings.distributed:
+        raise SystemExit(
+            "onecard serve needs ONECARD_DATABASE_URL (and ONECARD_KAFKA_BOOTSTRAP); use `onecard up`"
+        )
+    platform = Platform(settings)
+    runtimes = build_services(platform, [args.service])
+    _serve(PrefixDispatcher(runtimes, migrate=args.migrate), args.host, args.port)
+
+
+def cmd_migrate(args: argparse.Namespace) -> None:
+    async def run() -> None:
+        platform = Platform(Settings.from_env())
+        for runtime in build_services(platform, args.services or SERVICES):
+            await runtime.migrate()
+            print(f"migrated {runtime.name}")
+        await platform.close()
+
+    asyncio.run(run())
+
+
+def cmd_topics(args: argparse.Namespace) -> None:
+    settings = Settings.from_env()
+    bootstrap = args.bootstrap or settings.kafka_bootstrap
+    if not bootstrap:
+        raise SystemExit("set ONECARD_KAFKA_BOOTSTRAP or pass --bootstrap")
+    specs = platform_topics(settings.partners, partitions=args.partitions)
+    created = asyncio.run(create_topics(bootstrap, specs, replication=args.replication))
+    for spec in specs:
+        print(
+            f"{spec.name}\tpartitions={spec.partitions}\tretention.ms={spec.retention_ms}\t"
+            f"{'created' if spec.name in created else 'exists'}"
+        )
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="onecard", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = p.add_subparsers(dest="command", required=True)
+    host = os.environ.get("ONECARD_HOST", "127.0.0.1")
+
+    up = sub.add_parser("up", help="run the embedded platform")
+    up.add_argument("--port", type=int, default=int(os.environ.get("ONECARD_PORT", "8080")))
+    up.add_argument("--host", default=host)
+    up.add_argument("--data-dir")
+    up.set_defaults(func=cmd_up)
+
+    serve = sub.add_parser("serve", help="run one service (distributed mode)")
+    serve.add_argument("service", choices=SERVICES)
+    serve.add_argument("--port", type=int, default=int(os.environ.get("ONECARD_PORT", "8080")))
+    serve.add_argument("--host", default=host)
+    serve.add_argument("--migrate", action="store_true", help="run migrations before serving")
+    serve.set_defaults(func=cmd_serve)
+
+    migrate = sub.add_parser("migrate", help="run migrations")
+    migrate.add_argument("services", nargs="*", help=f"any of {', '.join(SERVICES)} (default: all)")
+    migrate.set_defaults(func=cmd_migrate)
+
+    topics = sub.add_parser("topics", help="create Kafka topics")
+    topics.add_argument("--bootstrap")
+    topics.add_argument("--partitions", type=int, default=6)
+    topics.add_argument("--replication", type=int, default=1)
+    topics.set_defaults(func=cmd_topics)
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    args.func(args)

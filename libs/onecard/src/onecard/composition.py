@@ -1,0 +1,85 @@
+"""Builds the services for one process: all five (embedded) or one (distributed)."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from typing import Any
+
+from onecard_service.platform import SERVICES, Platform, ServiceRuntime
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+
+def build_services(platform: Platform, names: Sequence[str] = SERVICES) -> list[ServiceRuntime]:
+    runtimes = []
+    for name in names:
+        if name not in SERVICES:
+            raise SystemExit(f"unknown service {name!r}; choose from {', '.join(SERVICES)}")
+        bootstrap = importlib.import_module(f"onecard_{name}.bootstrap")
+        runtimes.append(bootstrap.build(platform))
+    return runtimes
+
+
+class PrefixDispatcher:
+    """One ASGI app serving several services, each under its own URL prefix.
+
+    Each service's FastAPI app already routes its full paths (`/catalog/v1/...`), so dispatching
+    only picks the app by the first path segment; the process's lifespan starts and stops them all.
+    """
+
+    def __init__(self, runtimes: Sequence[ServiceRuntime], *, migrate: bool) -> None:
+        self.runtimes = list(runtimes)
+        self.by_prefix = {r.name: r.app for r in runtimes}
+        self.migrate = migrate
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        segment = scope.get("path", "/").lstrip("/").split("/", 1)[0]
+        app = self.by_prefix.get(segment)
+        if app is None:
+            await _not_found(scope, send, list(self.by_prefix))
+            return
+        await app(scope, receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    for runtime in self.runtimes:
+                        await runtime.start(migrate=self.migrate)
+                except Exception as exc:
+                    await send({"type": "lifespan.startup.failed", "message": repr(exc)})
+                    raise
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                for runtime in reversed(self.runtimes):
+                    await runtime.stop()
+                await self.runtimes[0].platform.close()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+async def _not_found(scope: Scope, send: Send, prefixes: list[str]) -> None:
+    if scope["type"] != "http":
+        return
+    body = (
+        '{"type":"urn:onecard:problem:not-found","title":"Not found","status":404,'
+        f'"detail":"no service serves this path; prefixes: {", ".join("/" + p for p in prefixes)}"}}'
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 404,
+            "headers": [
+                (b"content-type", b"application/problem+json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

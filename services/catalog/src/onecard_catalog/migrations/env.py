@@ -1,0 +1,3 @@
+from onecard_events.migrations import run_env
+
+run_env()
