@@ -23,22 +23,35 @@ class TopicSpec:
     config: dict[str, str] = field(default_factory=dict)
 
 
-def service_topic(service: str) -> str:
-    return f"onecard.{service}.v1"
+def service_topic(service: str, prefix: str = "") -> str:
+    return f"{prefix}onecard.{service}.v1"
 
 
-def platform_topics(partners: Sequence[str] = ("510000",), partitions: int = 6) -> list[TopicSpec]:
-    """Every topic the platform uses: one per service, and three per partner region."""
+def partner_outbound_topic(region: str, prefix: str = "") -> str:
+    return f"{prefix}onecard.partner.{region}.v1"
+
+
+def partner_inbound_topic(region: str, prefix: str = "") -> str:
+    return f"{prefix}partner.{region}.onecard.v1"
+
+
+def platform_topics(
+    partners: Sequence[str] = ("510000",), partitions: int = 6, prefix: str = ""
+) -> list[TopicSpec]:
+    """Every topic the platform uses: one per service, and three per partner region.
+
+    `prefix` namespaces a whole deployment (ONECARD_TOPIC_PREFIX); production uses none.
+    """
     week = 7 * 24 * 3600 * 1000
     topics = [
-        TopicSpec(service_topic(s), partitions)
+        TopicSpec(service_topic(s, prefix), partitions)
         for s in ("catalog", "identity", "payments", "disbursement", "reporting")
     ]
     for region in partners:
         topics += [
-            TopicSpec(f"onecard.partner.{region}.v1", partitions, retention_ms=30 * 24 * 3600 * 1000),
-            TopicSpec(f"partner.{region}.onecard.v1", partitions, retention_ms=30 * 24 * 3600 * 1000),
-            TopicSpec(f"partner.{region}.onecard.v1.dlq", 1, retention_ms=4 * week),
+            TopicSpec(partner_outbound_topic(region, prefix), partitions, retention_ms=30 * 24 * 3600 * 1000),
+            TopicSpec(partner_inbound_topic(region, prefix), partitions, retention_ms=30 * 24 * 3600 * 1000),
+            TopicSpec(partner_inbound_topic(region, prefix) + ".dlq", 1, retention_ms=4 * week),
         ]
     return topics
 

@@ -20,13 +20,14 @@ from onecard_events.migrations import upgrade
 from onecard_events.registry import EventRegistry
 from onecard_events.relay import Relay, RelayMetrics
 from onecard_events.store import EventStore
-from onecard_events.subscription import EventSource, KafkaSource, StoreLogSource
+from onecard_events.subscription import EventSource, KafkaSource, Projection, ProjectionRunner, StoreLogSource
 from onecard_events.waiting import wait_or_stop
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from sqlalchemy import text
 
 from .auth import ClientRevoked, RevocationList, TokenSigner, TokenVerifier, load_private_key, load_public_key
+from .catalog_view import CatalogViewProjection
 from .observability import HttpMetrics, configure_logging, tracer_provider
 from .privacy import PersonalDataKeys
 from .problems import install_problem_handlers
@@ -79,7 +80,8 @@ class Platform:
     def events_of(self, services: Sequence[str], client_id: str) -> EventSource:
         """A source of the given services' events: their logs (embedded) or topics (distributed)."""
         if self.settings.kafka_bootstrap and not self.embedded:
-            return KafkaSource(self.settings.kafka_bootstrap, [service_topic(s) for s in services], client_id)
+            topics = [service_topic(s, self.settings.topic_prefix) for s in services]
+            return KafkaSource(self.settings.kafka_bootstrap, topics, client_id)
         return StoreLogSource([self.store(s) for s in services])
 
     async def follow_revocations(self, stop: asyncio.Event) -> None:
@@ -116,6 +118,7 @@ class ServiceRuntime:
         self.store = platform.store(name, registry)
         self.metrics = CollectorRegistry()
         self.workers: list[tuple[str, Worker]] = []
+        self.projections: list[ProjectionRunner] = []
         self.ready = False
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -123,6 +126,18 @@ class ServiceRuntime:
 
     def add_worker(self, name: str, worker: Worker) -> None:
         self.workers.append((name, worker))
+
+    def add_projection(self, projection: Projection, sources: Sequence[str]) -> ProjectionRunner:
+        """Feed `projection` (tables in this service's database) from other services' events."""
+        source = self.platform.events_of(sources, client_id=f"onecard-{projection.name}")
+        runner = ProjectionRunner(projection, source, self.db)
+        self.projections.append(runner)
+        self.add_worker(projection.name, runner.run)
+        return runner
+
+    def keep_catalog_view(self) -> ProjectionRunner:
+        """Keep this service's catalog_* tables (see catalog_view.py) current."""
+        return self.add_projection(CatalogViewProjection(self.name), ["catalog"])
 
     def _create_app(self) -> FastAPI:
         prefix = f"/{self.name}"
@@ -197,7 +212,7 @@ class ServiceRuntime:
         publisher = KafkaPublisher(bootstrap, client_id=f"onecard-{self.name}-relay")
         await publisher.start()
         try:
-            topic = service_topic(self.name)
+            topic = service_topic(self.name, self.platform.settings.topic_prefix)
             await Relay(
                 self.store, publisher, lambda _r: topic, metrics=RelayMetrics(self.metrics, self.name)
             ).run(stop)

@@ -20,6 +20,7 @@ class Settings:
     admin_token: str | None = None
     partners: tuple[str, ...] = ("510000",)
     region: str = "500000"
+    topic_prefix: str = ""
     otlp_endpoint: str | None = None
     log_level: str = "INFO"
     token_private_key_pem: bytes | None = None
@@ -41,6 +42,7 @@ class Settings:
             "admin_token": env.get("ONECARD_ADMIN_TOKEN") or None,
             "partners": tuple(p for p in env.get("ONECARD_PARTNERS", "510000").split(",") if p),
             "region": env.get("ONECARD_REGION", "500000"),
+            "topic_prefix": env.get("ONECARD_TOPIC_PREFIX", ""),
             "otlp_endpoint": env.get("OTEL_EXPORTER_OTLP_ENDPOINT") or None,
             "log_level": env.get("ONECARD_LOG_LEVEL", "INFO"),
             "token_private_key_pem": _pem(env.get("ONECARD_TOKEN_PRIVATE_KEY")),

@@ -64,7 +64,7 @@ def cmd_topics(args: argparse.Namespace) -> None:
     bootstrap = args.bootstrap or settings.kafka_bootstrap
     if not bootstrap:
         raise SystemExit("set ONECARD_KAFKA_BOOTSTRAP or pass --bootstrap")
-    specs = platform_topics(settings.partners, partitions=args.partitions)
+    specs = platform_topics(settings.partners, partitions=args.partitions, prefix=settings.topic_prefix)
     created = asyncio.run(create_topics(bootstrap, specs, replication=args.replication))
     for spec in specs:
         print(

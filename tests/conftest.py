@@ -1,0 +1,235 @@
+"""Real servers for the tests: PostgreSQL and Apache Kafka.
+
+Where a Docker engine is reachable, testcontainers starts them. Otherwise the servers started by
+`deploy/local/servers.sh` are used (their addresses come in ONECARD_TEST_DATABASE_URL and
+ONECARD_TEST_KAFKA_BOOTSTRAP). With ONECARD_REQUIRE_SERVERS=1 (set by .ci/run) a missing server
+fails the run instead of skipping the tests that need it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from onecard.composition import PrefixDispatcher, build_services
+from onecard_events.database import Database, open_database
+from onecard_events.kafka import create_topics, platform_topics
+from onecard_events.model import DomainEvent
+from onecard_service.auth import Principal
+from onecard_service.platform import Platform
+from onecard_service.settings import Settings, generate_token_keypair
+from sqlalchemy import text
+
+ADMIN_TOKEN = "test-admin-token-0123456789"
+REQUIRE = os.environ.get("ONECARD_REQUIRE_SERVERS") == "1"
+
+
+def _docker_reachable() -> bool:
+    try:
+        import docker
+
+        docker.from_env().ping()
+        return True
+    except Exception:
+        return False
+
+
+def _unavailable(what: str) -> None:
+    message = f"{what} is not available: run deploy/local/servers.sh start or provide a Docker engine"
+    if REQUIRE:
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    url = os.environ.get("ONECARD_TEST_DATABASE_URL")
+    if url:
+        yield url
+        return
+    if _docker_reachable():
+        from testcontainers.postgres import PostgresContainer
+
+        with PostgresContainer("postgres:15", driver="asyncpg") as pg:
+            yield pg.get_connection_url()
+        return
+    _unavailable("PostgreSQL")
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> Iterator[str]:
+    bootstrap = os.environ.get("ONECARD_TEST_KAFKA_BOOTSTRAP")
+    if bootstrap:
+        yield bootstrap
+        return
+    if _docker_reachable():
+        from testcontainers.kafka import KafkaContainer
+
+        with KafkaContainer("apache/kafka:3.9.1").with_kraft() as kafka:
+            yield kafka.get_bootstrap_server()
+        return
+    _unavailable("Apache Kafka")
+
+
+def unique(prefix: str = "t") -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+async def pg_db(pg_url: str) -> AsyncIterator[Database]:
+    """A fresh PostgreSQL schema for one test, dropped afterwards."""
+    schema = unique("s")
+    db = open_database(pg_url, schema=schema)
+    async with db.engine.begin() as conn:
+        await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    yield db
+    async with db.engine.begin() as conn:
+        await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    await db.dispose()
+
+
+@pytest.fixture
+def sqlite_db(tmp_path: Path) -> Database:
+    return open_database(f"sqlite+aiosqlite:///{tmp_path / 'store.db'}", schema="store")
+
+
+def embedded_settings(data_dir: Path) -> Settings:
+    return Settings(data_dir=data_dir, admin_token=ADMIN_TOKEN)
+
+
+def distributed_settings(kafka_bootstrap: str, database_url: str) -> Settings:
+    private_pem, public_pem = generate_token_keypair()
+    # A database per platform instance keeps tests isolated while each service keeps its schema.
+    return Settings(
+        data_dir=Path("/nonexistent"),
+        database_url=database_url,
+        kafka_bootstrap=kafka_bootstrap,
+        admin_token=ADMIN_TOKEN,
+        token_private_key_pem=private_pem,
+        token_public_key_pem=public_pem,
+        pii_key=os.urandom(32),
+        # Every test platform gets its own topics on the shared broker.
+        topic_prefix=unique("t") + ".",
+    )
+
+
+async def create_database(pg_url: str) -> str:
+    """A new, empty PostgreSQL database on the test server; returns its URL."""
+    name = unique("db")
+    admin = open_database(pg_url, schema="public")
+    async with admin.engine.connect() as conn:
+        await conn.execution_options(isolation_level="AUTOCOMMIT")
+        await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    await admin.dispose()
+    base, _, _ = pg_url.rpartition("/")
+    return f"{base}/{name}"
+
+
+class RunningPlatform:
+    """All five services in this process, behind one httpx client, in either mode."""
+
+    def __init__(self, platform: Platform, client: httpx.AsyncClient, dispatcher: PrefixDispatcher) -> None:
+        self.platform = platform
+        self.client = client
+        self.dispatcher = dispatcher
+        self.admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+    def runtime(self, name: str):  # type: ignore[no-untyped-def]
+        return next(r for r in self.dispatcher.runtimes if r.name == name)
+
+
+async def start_platform(settings: Settings) -> tuple[RunningPlatform, PrefixDispatcher]:
+    platform = Platform(settings)
+    runtimes = build_services(platform)
+    dispatcher = PrefixDispatcher(runtimes, migrate=True)
+    for runtime in runtimes:
+        await runtime.start(migrate=True)
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=dispatcher), base_url="http://onecard.test")
+    return RunningPlatform(platform, client, dispatcher), dispatcher
+
+
+async def stop_platform(running: RunningPlatform) -> None:
+    await running.client.aclose()
+    for runtime in reversed(running.dispatcher.runtimes):
+        await runtime.stop()
+    await running.platform.close()
+
+
+@pytest.fixture
+async def embedded(tmp_path: Path) -> AsyncIterator[RunningPlatform]:
+    running, _ = await start_platform(embedded_settings(tmp_path / "data"))
+    yield running
+    await stop_platform(running)
+
+
+@pytest.fixture
+async def distributed(pg_url: str, kafka_bootstrap: str) -> AsyncIterator[RunningPlatform]:
+    """PostgreSQL (a fresh database) and Kafka (the platform's topics)."""
+    settings = distributed_settings(kafka_bootstrap, await create_database(pg_url))
+    await create_topics(kafka_bootstrap, platform_topics(settings.partners, 2, settings.topic_prefix))
+    running, _ = await start_platform(settings)
+    yield running
+    await stop_platform(running)
+
+
+@pytest.fixture(params=["embedded", "distributed"])
+async def any_mode(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[RunningPlatform]:
+    """Runs a test once per mode."""
+    if request.param == "embedded":
+        settings = embedded_settings(tmp_path / "data")
+    else:
+        pg = request.getfixturevalue("pg_url")
+        kafka = request.getfixturevalue("kafka_bootstrap")
+        settings = distributed_settings(kafka, await create_database(pg))
+        await create_topics(kafka, platform_topics(settings.partners, 2, settings.topic_prefix))
+    running, _ = await start_platform(settings)
+    yield running
+    await stop_platform(running)
+
+
+async def eventually(check, timeout: float = 15.0, interval: float = 0.1):  # type: ignore[no-untyped-def]
+    """Poll an async `check` until it returns a truthy value (for asynchronous projections)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        result = await check()
+        if result:
+            return result
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s (last: {result!r})")
+        await asyncio.sleep(interval)
+
+
+async def seed_catalog(running: RunningPlatform, *events: DomainEvent) -> None:
+    """Record catalogue events straight into the catalog's store (as the catalog service would),
+    then wait until every other service's catalogue view has applied them."""
+    catalog = running.runtime("catalog")
+    async with catalog.db.engine.begin() as conn:
+        for event in events:
+            await catalog.store.append(conn, f"seed-{uuid.uuid4().hex}", [event])
+    await catalog_views_caught_up(running)
+
+
+async def catalog_views_caught_up(running: RunningPlatform, timeout: float = 30.0) -> None:
+    """Wait until the catalog_view projection of every service has applied the catalog's log."""
+    head = await running.runtime("catalog").store.head()
+
+    async def caught_up() -> bool:
+        for runtime in running.dispatcher.runtimes:
+            for runner in runtime.projections:
+                if not runner.projection.name.endswith("_catalog_view"):
+                    continue
+                if max((cp.position for cp in runner.checkpoints.values()), default=None) != head:
+                    return False
+        return True
+
+    await eventually(caught_up, timeout)
+
+
+def token_for(running: RunningPlatform, principal: Principal) -> dict[str, str]:
+    """Authorization header for a client with the given scope (signed as the catalog would)."""
+    return {"Authorization": f"Bearer {running.platform.token_signer().issue(principal)}"}
