@@ -12,6 +12,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
@@ -80,17 +81,25 @@ def unique(prefix: str = "t") -> str:
     return f"{prefix}_{uuid.uuid4().hex[:10]}"
 
 
-@pytest.fixture
-async def pg_db(pg_url: str) -> AsyncIterator[Database]:
-    """A fresh PostgreSQL schema for one test, dropped afterwards."""
+@asynccontextmanager
+async def fresh_schema(pg_url: str) -> AsyncIterator[Database]:
+    """A fresh PostgreSQL schema, dropped afterwards."""
     schema = unique("s")
     db = open_database(pg_url, schema=schema)
     async with db.engine.begin() as conn:
         await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    yield db
-    async with db.engine.begin() as conn:
-        await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    await db.dispose()
+    try:
+        yield db
+    finally:
+        async with db.engine.begin() as conn:
+            await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        await db.dispose()
+
+
+@pytest.fixture
+async def pg_db(pg_url: str) -> AsyncIterator[Database]:
+    async with fresh_schema(pg_url) as db:
+        yield db
 
 
 @pytest.fixture
@@ -233,3 +242,33 @@ async def catalog_views_caught_up(running: RunningPlatform, timeout: float = 30.
 def token_for(running: RunningPlatform, principal: Principal) -> dict[str, str]:
     """Authorization header for a client with the given scope (signed as the catalog would)."""
     return {"Authorization": f"Bearer {running.platform.token_signer().issue(principal)}"}
+
+
+# -- proof that the real servers were used ------------------------------------------------------
+
+_server_tests = {"pg_url": 0, "kafka_bootstrap": 0}
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+    outcome = yield
+    report = outcome.get_result()
+    if report.when == "call" and report.passed:
+        # Includes fixtures requested dynamically (getfixturevalue), not only the signature's.
+        active = set(getattr(item, "fixturenames", ())) | set(getattr(item, "funcargs", {}))
+        for fixture in _server_tests:
+            if fixture in active:
+                _server_tests[fixture] += 1
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if not REQUIRE or session.config.option.collectonly or exitstatus != 0:
+        return
+    print(
+        f"\nreal servers: {_server_tests['pg_url']} passed tests used PostgreSQL, "
+        f"{_server_tests['kafka_bootstrap']} used Apache Kafka"
+    )
+    selected_all = not session.config.args or session.config.args == ["tests"]
+    if selected_all and (not _server_tests["pg_url"] or not _server_tests["kafka_bootstrap"]):
+        print("FAILED: the PostgreSQL or Kafka tests did not run")
+        session.exitstatus = 1
