@@ -109,13 +109,16 @@ class KafkaSource:
         await consumer.start()
         partitions: list[TopicPartition] = []
         for topic in self.topics:
+            found: set[int] | None = None
             for _ in range(50):
-                found = consumer.partitions_for_topic(topic)
+                # A fresh look at the cluster: the consumer's cached metadata only covers topics
+                # it was already interested in.
+                cluster = await consumer._client.fetch_all_metadata()
+                found = cluster.partitions_for_topic(topic)
                 if found:
                     break
-                await consumer.topics()
                 await asyncio.sleep(0.1)
-            else:
+            if not found:
                 await consumer.stop()
                 raise RuntimeError(f"topic {topic} does not exist (create topics first)")
             partitions += [TopicPartition(topic, p) for p in sorted(found)]

@@ -7,7 +7,7 @@ only then is the row checked and turned into the JSON item.
 
 from __future__ import annotations
 
-import dataclasses
+import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -58,7 +58,7 @@ def kind_of(cell: str) -> str | None:
 def carry_over(rows: Sequence[Row], fields: Iterable[str]) -> None:
     """Fills blank (None) cells of the given fields from the row above: the merged-cell rule."""
     names = tuple(fields)
-    for previous, row in zip(rows, rows[1:], strict=False):
+    for previous, row in itertools.pairwise(rows):
         for name in names:
             if getattr(row, name) is None:
                 setattr(row, name, getattr(previous, name))
@@ -100,11 +100,18 @@ def _apply_one(row: Row, entry: dict[str, Any]) -> None:
         raise ExtractionError(f"correction {entry!r}: unknown field or wrong value type")
     if not entry.get("reason"):
         raise ExtractionError(f"correction {entry!r} gives no reason")
-    # "department" is the 责任单位 cell as a single name; blank (None) means merged with the row above.
-    attr, new = ("lead_departments", None if value is None else [value]) if name == "department" else (name, value)
+    attr, new = _target(name, value)
     if getattr(row, attr) == new:
         raise ExtractionError(f"correction {entry!r} changes nothing; remove it")
     setattr(row, attr, new)
+
+
+def _target(name: str, value: Any) -> tuple[str, Any]:
+    """The Row attribute a correction sets, and the value in the Row's form."""
+    if name == "department":
+        # The 责任单位 cell as one name; None means blank, i.e. merged with the row above.
+        return "lead_departments", None if value is None else [value]
+    return name, value
 
 
 def validate(row: Row) -> None:
@@ -164,7 +171,3 @@ def to_item(row: Row, source: str) -> Item:
 
 def _unique(names: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(names))
-
-
-def replace_plan(row: Row, plan: Plan) -> Row:
-    return dataclasses.replace(row, plan=plan)

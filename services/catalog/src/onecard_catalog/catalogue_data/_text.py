@@ -27,7 +27,7 @@ def squeeze(text: str) -> str:
 
 def join_lines(text: str, sep: str = "") -> str:
     """Joins a cell split across lines; Chinese words split mid-word rejoin without a separator."""
-    return squeeze(sep.join(squeeze(part) for part in text.splitlines() if part.strip()))
+    return sep.join(squeeze(part) for part in text.splitlines() if part.strip())
 
 
 def join_names(text: str) -> str:

@@ -1,0 +1,139 @@
+"""A relay killed with SIGKILL mid-publish resumes, and the read model applies every event once."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import ClassVar
+
+from onecard_events.checkpoint import load_checkpoints
+from onecard_events.database import Database
+from onecard_events.kafka import TopicSpec, create_topics
+from onecard_events.migrations import upgrade
+from onecard_events.model import DomainEvent, NewEvent, RecordedEvent
+from onecard_events.registry import EventRegistry
+from onecard_events.store import EventStore, StreamAppend
+from onecard_events.subscription import KafkaSource, ProjectionRunner
+from onecard_identity.bootstrap import MIGRATIONS
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from tests.conftest import fresh_schema, unique
+
+STREAMS, PER_STREAM = 100, 200
+
+
+class Counted(DomainEvent):
+    event_type: ClassVar[str] = "test.counted"
+    n: int
+
+
+class AppliedOnce:
+    """Read model whose primary key turns a second application of an event into an error."""
+
+    name = "applied_once"
+
+    async def apply(self, conn: AsyncConnection, event: RecordedEvent) -> None:
+        await conn.execute(
+            text("INSERT INTO applied (event_id, stream_id, n) VALUES (:e, :s, :n)"),
+            {"e": event.event_id, "s": event.stream_id, "n": event.data["n"]},
+        )
+
+    async def reset(self, conn: AsyncConnection) -> None:
+        await conn.execute(text("DELETE FROM applied"))
+
+
+async def _relay_position(db: Database) -> int:
+    async with db.engine.connect() as conn:
+        cp = (await load_checkpoints(conn, "relay")).get("kafka")
+    return cp.position.position if cp else 0
+
+
+def _start_relay(pg_url: str, schema: str, bootstrap: str, topic: str) -> subprocess.Popen[bytes]:
+    script = Path(__file__).with_name("relay_process.py")
+    return subprocess.Popen(
+        [sys.executable, str(script), pg_url, schema, bootstrap, topic],
+        cwd=Path(__file__).parents[2],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+async def test_relay_killed_mid_publish_resumes_and_projection_applies_each_event_once(
+    pg_url: str, kafka_bootstrap: str
+) -> None:
+    topic = unique("relay") + ".onecard.test.v1"
+    await create_topics(kafka_bootstrap, [TopicSpec(topic, partitions=3)])
+    async with fresh_schema(pg_url) as source_db, fresh_schema(pg_url) as model_db:
+        await upgrade(source_db, MIGRATIONS, "identity_0001")
+        await upgrade(model_db, MIGRATIONS, "identity_0001")
+        async with model_db.engine.begin() as conn:
+            await conn.execute(
+                text("CREATE TABLE applied (event_id text PRIMARY KEY, stream_id text, n int)")
+            )
+        store = EventStore(source_db, EventRegistry(), source="relaytest")
+        for round_ in range(PER_STREAM // 20):
+            async with source_db.engine.begin() as conn:
+                await store.append_batch(
+                    conn,
+                    [
+                        StreamAppend(
+                            f"s{s}",
+                            [NewEvent(Counted(n=round_ * 20 + i)) for i in range(20)],
+                            round_ * 20,
+                        )
+                        for s in range(STREAMS)
+                    ],
+                )
+        head = (await store.head()).position
+        total = STREAMS * PER_STREAM
+
+        # First relay: killed with SIGKILL once it has published part of the log.
+        relay = _start_relay(pg_url, source_db.schema or "", kafka_bootstrap, topic)
+        try:
+            for _ in range(600):
+                if await _relay_position(source_db) > 0:
+                    break
+                await asyncio.sleep(0.05)
+            relay.send_signal(signal.SIGKILL)
+        finally:
+            relay.wait(10)
+        killed_at = await _relay_position(source_db)
+        assert 0 < killed_at < head, "the relay must be killed mid-publish"
+
+        # Second relay: resumes from its checkpoint and finishes.
+        relay = _start_relay(pg_url, source_db.schema or "", kafka_bootstrap, topic)
+        try:
+            for _ in range(1200):
+                if await _relay_position(source_db) == head:
+                    break
+                await asyncio.sleep(0.05)
+        finally:
+            relay.terminate()
+            relay.wait(10)
+        assert await _relay_position(source_db) == head
+
+        # The projection, restarted once halfway, applies every event exactly once.
+        applied = 0
+        for _restart in range(2):
+            runner = ProjectionRunner(AppliedOnce(), KafkaSource(kafka_bootstrap, [topic]), model_db)
+            await runner.start()
+            try:
+                idle = 0
+                while idle < 10 and (applied < total // 2 or _restart == 1):
+                    got = await runner.run_once(timeout=0.3)
+                    applied += got
+                    idle = idle + 1 if got == 0 else 0
+            finally:
+                await runner.stop()
+        async with model_db.engine.connect() as conn:
+            count = (await conn.execute(text("SELECT count(*) FROM applied"))).scalar_one()
+            rows = (await conn.execute(text("SELECT stream_id, n FROM applied"))).all()
+        assert count == total == applied
+        by_stream: dict[str, list[int]] = {}
+        for stream_id, n in rows:
+            by_stream.setdefault(stream_id, []).append(n)
+        assert all(sorted(v) == list(range(PER_STREAM)) for v in by_stream.values())
