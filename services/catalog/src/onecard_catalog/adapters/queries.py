@@ -1,0 +1,146 @@
+"""Reads from the query tables: what the GET routes answer and the facts commands check against."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ..domain.places import ItemFacts
+from .tables import clients, in_force, item_versions, jurisdictions, merchants, terminals, venues
+
+
+def rfc3339(moment: datetime) -> str:
+    # SQLite hands back naive datetimes; everything written here is UTC.
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _plain(row: Any) -> dict[str, Any]:
+    # Column names come back as sqlalchemy's quoted_name, a str subclass orjson refuses as a key.
+    return {str(k): v for k, v in row._mapping.items()}
+
+
+@dataclass(frozen=True)
+class ItemFilter:
+    jurisdiction: str | None = None
+    department: str | None = None
+    category: str | None = None
+    kind: str | None = None
+    status: str | None = "active"
+    as_of: datetime | None = None
+
+
+async def list_jurisdictions(conn: AsyncConnection) -> list[dict[str, Any]]:
+    rows = await conn.execute(select(jurisdictions).order_by(jurisdictions.c.code))
+    return [_plain(r) for r in rows]
+
+
+async def jurisdiction_kinds(conn: AsyncConnection) -> dict[str, str]:
+    rows = await conn.execute(select(jurisdictions.c.code, jurisdictions.c.kind))
+    return {r.code: r.kind for r in rows}
+
+
+async def list_items(conn: AsyncConnection, f: ItemFilter) -> list[dict[str, Any]]:
+    query = select(item_versions.c.item).where(in_force(f.as_of))
+    if f.jurisdiction:
+        query = query.where(item_versions.c.jurisdiction == f.jurisdiction)
+    if f.department:
+        query = query.where(item_versions.c.department == f.department)
+    if f.kind:
+        query = query.where(item_versions.c.kind == f.kind)
+    if f.status:
+        query = query.where(item_versions.c.status == f.status)
+    items = [r.item for r in await conn.execute(query)]
+    # Categories are a JSON list: filtering the few hundred rows here is simpler than JSON SQL
+    # that differs between SQLite and PostgreSQL.
+    if f.category:
+        items = [i for i in items if f.category in i.get("categories", [])]
+    items.sort(key=_catalogue_order)
+    return items
+
+
+def _catalogue_order(item: dict[str, Any]) -> tuple[str, str, int]:
+    # 500155:A2 before A10, and 500000:2 before 500000:10.
+    seq = str(item["seq"])
+    prefix = seq.rstrip("0123456789")
+    return item["jurisdiction"], prefix, int(seq[len(prefix) :] or 0)
+
+
+async def get_item(conn: AsyncConnection, item_id: str, as_of: datetime | None) -> dict[str, Any] | None:
+    query = select(item_versions.c.item).where(item_versions.c.item_id == item_id, in_force(as_of))
+    row = (await conn.execute(query)).first()
+    return dict(row.item) if row else None
+
+
+async def item_exists(conn: AsyncConnection, item_id: str) -> bool:
+    query = select(item_versions.c.version).where(item_versions.c.item_id == item_id).limit(1)
+    return (await conn.execute(query)).first() is not None
+
+
+async def known_item_ids(conn: AsyncConnection) -> set[str]:
+    return set((await conn.execute(select(item_versions.c.item_id).distinct())).scalars())
+
+
+async def item_facts(conn: AsyncConnection, item_id: str) -> ItemFacts | None:
+    item = await get_item(conn, item_id, None)
+    if item is None:
+        return None
+    return ItemFacts(item_id, item["jurisdiction"], item["status"], tuple(item.get("categories", [])))
+
+
+async def _terminals_of(conn: AsyncConnection, venue_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+    found: dict[str, list[dict[str, Any]]] = {v: [] for v in venue_ids}
+    if not venue_ids:
+        return found
+    query = select(terminals).where(terminals.c.venue_id.in_(venue_ids)).order_by(terminals.c.terminal_id)
+    for row in await conn.execute(query):
+        found[row.venue_id].append(
+            {"terminal_id": row.terminal_id, "card_forms": list(row.card_forms), "active": row.active}
+        )
+    return found
+
+
+async def list_venues(
+    conn: AsyncConnection, item_id: str | None, jurisdiction: str | None, venue_id: str | None = None
+) -> list[dict[str, Any]]:
+    query = select(venues).order_by(venues.c.venue_id)
+    if item_id:
+        query = query.where(venues.c.item_id == item_id)
+    if jurisdiction:
+        query = query.where(venues.c.jurisdiction == jurisdiction)
+    if venue_id:
+        query = query.where(venues.c.venue_id == venue_id)
+    rows = [_plain(r) for r in await conn.execute(query)]
+    attached = await _terminals_of(conn, [r["venue_id"] for r in rows])
+    return [{**r, "terminals": attached[r["venue_id"]]} for r in rows]
+
+
+async def list_merchants(
+    conn: AsyncConnection, item_id: str | None, jurisdiction: str | None, merchant_id: str | None = None
+) -> list[dict[str, Any]]:
+    query = select(merchants).order_by(merchants.c.merchant_id)
+    if item_id:
+        query = query.where(merchants.c.item_id == item_id)
+    if jurisdiction:
+        query = query.where(merchants.c.jurisdiction == jurisdiction)
+    if merchant_id:
+        query = query.where(merchants.c.merchant_id == merchant_id)
+    return [_plain(r) for r in await conn.execute(query)]
+
+
+async def get_client(conn: AsyncConnection, client_id: str) -> dict[str, Any] | None:
+    row = (await conn.execute(select(clients).where(clients.c.client_id == client_id))).first()
+    if row is None:
+        return None
+    return {
+        "client_id": row.client_id,
+        "role": row.role,
+        "name": row.name,
+        **{k: v for k, v in row.scope.items() if v},
+        "status": row.status,
+        "registered_at": rfc3339(row.registered_at),
+    }

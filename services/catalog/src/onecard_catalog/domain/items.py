@@ -1,0 +1,194 @@
+"""The item aggregate (stream `item-<item_id>`): its versions, and what makes an item acceptable.
+
+Every change is a new version recorded with the moment it takes effect (`valid_from`), so the
+catalogue can answer "which version was in force then" and reports stay reproducible. A retired
+item keeps its history; retirement is itself a version with status `retired`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from onecard_events.model import DomainEvent
+
+from .errors import Rejected, duplicate, invalid_fields, unknown
+from .events import ItemPublished, ItemRetired
+
+KINDS = ("service", "support")
+CARD_FORMS = ("physical", "electronic")
+CATEGORIES = ("identity", "disbursement", "payment")
+# "<6-digit jurisdiction>:<seq>", seq a number or, for the Liangping tables, A<n> / B<n>.
+ITEM_ID = re.compile(r"^(\d{6}):([A-Z]?\d{1,4})$")
+YEAR = re.compile(r"^20\d\d$")
+# Filled by the catalogue itself, never taken from a caller.
+_SERVER_FIELDS = ("version", "status")
+
+
+def stream_of(item_id: str) -> str:
+    return f"item-{item_id}"
+
+
+def _strings(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def _check_identity(raw: dict[str, Any], errors: list[tuple[str, str]]) -> str | None:
+    item_id = raw.get("item_id")
+    jurisdiction = raw.get("jurisdiction")
+    seq = raw.get("seq")
+    if item_id is None and jurisdiction is not None and seq is not None:
+        item_id = f"{jurisdiction}:{seq}"
+    match = ITEM_ID.match(item_id) if isinstance(item_id, str) else None
+    if match is None:
+        errors.append(("item_id", "must be <6-digit jurisdiction>:<seq>, e.g. 500000:30 or 500155:A1"))
+        return None
+    if jurisdiction is not None and jurisdiction != match.group(1):
+        errors.append(("jurisdiction", f"must be {match.group(1)}, the prefix of item_id"))
+    if seq is not None and str(seq) != match.group(2):
+        errors.append(("seq", f"must be {match.group(2)}, the suffix of item_id"))
+    return item_id
+
+
+def _check_choices(
+    raw: dict[str, Any], name: str, allowed: tuple[str, ...], errors: list[tuple[str, str]]
+) -> None:
+    values = raw.get(name, [])
+    if not _strings(values):
+        errors.append((name, "must be a list of strings"))
+        return
+    for index, value in enumerate(values):
+        if value not in allowed:
+            errors.append((f"{name}.{index}", f"{value!r} is not one of {', '.join(allowed)}"))
+    if len(set(values)) != len(values):
+        errors.append((name, "lists a value twice"))
+    if raw.get("kind") == "service" and not values:
+        errors.append((name, "a service item needs at least one"))
+
+
+def _check_plan(plan: Any, errors: list[tuple[str, str]]) -> None:
+    if not isinstance(plan, dict):
+        errors.append(("plan", 'must be an object such as {"2025": 2}'))
+        return
+    for year, level in plan.items():
+        if not YEAR.match(str(year)):
+            errors.append((f"plan.{year}", "the key must be a year such as 2025"))
+        # bool is an int in Python; a plan of `true` is a mistake, not level 1.
+        if isinstance(level, bool) or not isinstance(level, int) or not 1 <= level <= 3:
+            errors.append((f"plan.{year}", "a planned level is an integer 1–3 (text goes to plan_note)"))
+
+
+def _check_text(raw: dict[str, Any], errors: list[tuple[str, str]]) -> None:
+    name = raw.get("name")
+    if not isinstance(name, str) or not name.strip():
+        errors.append(("name", "is required"))
+    if raw.get("kind") not in KINDS:
+        errors.append(("kind", f"must be one of {', '.join(KINDS)}"))
+    for optional in ("description", "department", "plan_note"):
+        if raw.get(optional) is not None and not isinstance(raw[optional], str):
+            errors.append((optional, "must be text"))
+    for listed in ("cooperating_departments", "function_classes"):
+        if not _strings(raw.get(listed, [])):
+            errors.append((listed, "must be a list of strings"))
+    completion = raw.get("completion")
+    if completion is not None and (not isinstance(completion, dict) or set(completion) - set(CARD_FORMS)):
+        errors.append(("completion", "must be {physical, electronic} or null"))
+
+
+def normalise_item(raw: dict[str, Any]) -> dict[str, Any]:
+    """The item as the catalogue records it, or Rejected listing every field at fault.
+
+    Fields the contract does not name are kept as given (the official catalogues carry their
+    source and lead departments); `version` and `status` are the catalogue's to set.
+    """
+    errors: list[tuple[str, str]] = []
+    item_id = _check_identity(raw, errors)
+    _check_text(raw, errors)
+    _check_choices(raw, "card_forms", CARD_FORMS, errors)
+    _check_choices(raw, "categories", CATEGORIES, errors)
+    _check_plan(raw.get("plan", {}), errors)
+    if errors or item_id is None:
+        raise invalid_fields(errors)
+    jurisdiction, seq = item_id.split(":", 1)
+    extras = {k: v for k, v in raw.items() if k not in _SERVER_FIELDS}
+    return {
+        **extras,
+        "item_id": item_id,
+        "jurisdiction": jurisdiction,
+        "seq": int(seq) if seq.isdigit() else seq,
+        "kind": raw["kind"],
+        "name": raw["name"].strip(),
+        "description": raw.get("description") or "",
+        "department": raw.get("department"),
+        "cooperating_departments": list(raw.get("cooperating_departments", [])),
+        "card_forms": list(raw.get("card_forms", [])),
+        "categories": list(raw.get("categories", [])),
+        "plan": {str(y): level for y, level in raw.get("plan", {}).items()},
+        "plan_note": raw.get("plan_note"),
+        "function_classes": list(raw.get("function_classes", [])),
+        "completion": raw.get("completion"),
+    }
+
+
+@dataclass
+class Item:
+    """State of one item folded from its stream."""
+
+    item_id: str
+    version: int = 0
+    status: str | None = None
+    current: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_events(cls, item_id: str, events: list[DomainEvent]) -> Item:
+        item = cls(item_id)
+        for event in events:
+            item.apply(event)
+        return item
+
+    def apply(self, event: DomainEvent) -> None:
+        if isinstance(event, ItemPublished):
+            self.version, self.status, self.current = event.version, "active", dict(event.item)
+        elif isinstance(event, ItemRetired):
+            self.version, self.status = event.version, "retired"
+
+    @property
+    def exists(self) -> bool:
+        return self.version > 0
+
+
+def _publication(item: dict[str, Any], version: int, now: str) -> ItemPublished:
+    return ItemPublished(
+        item={**item, "version": version, "status": "active"}, version=version, valid_from=now
+    )
+
+
+def publish(state: Item, item: dict[str, Any], now: str) -> ItemPublished:
+    """The first version of a new item."""
+    if state.exists:
+        raise duplicate("item", state.item_id)
+    return _publication(item, 1, now)
+
+
+def revise(state: Item, item: dict[str, Any], now: str, expected_version: int | None) -> ItemPublished | None:
+    """A new version; None when the content is unchanged (a repeated PUT records nothing)."""
+    if not state.exists:
+        raise unknown("item", state.item_id)
+    if state.status == "retired":
+        raise Rejected(409, f"item {state.item_id!r} is retired; publish a new item instead")
+    if expected_version is not None and expected_version != state.version:
+        raise Rejected(409, f"item {state.item_id!r} is at version {state.version}, not {expected_version}")
+    unchanged = {k: v for k, v in state.current.items() if k not in _SERVER_FIELDS}
+    if unchanged == item:
+        return None
+    return _publication(item, state.version + 1, now)
+
+
+def retire(state: Item, now: str) -> ItemRetired | None:
+    """Retirement as a version of its own; None when the item is retired already."""
+    if not state.exists:
+        raise unknown("item", state.item_id)
+    if state.status == "retired":
+        return None
+    return ItemRetired(item_id=state.item_id, version=state.version + 1, valid_from=now)
