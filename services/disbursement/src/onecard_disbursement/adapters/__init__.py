@@ -1,0 +1,1 @@
+"""The edge: the bank the batches are paid through."""

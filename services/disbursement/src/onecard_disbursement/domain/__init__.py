@@ -1,0 +1,1 @@
+"""Disbursement domain: programs, batches, payees and settlement rules; no I/O."""

@@ -1,0 +1,54 @@
+"""Creating a disbursement program for a catalogue item."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from onecard_events.model import utcnow
+from onecard_events.store import NO_STREAM
+from onecard_service.auth import Principal
+from onecard_service.catalog_view import find_item
+from onecard_service.problems import conflict, invalid
+from sqlalchemy import select
+
+from ..domain.events import ProgramCreated, program_stream
+from ..domain.program import item_refusal, jurisdiction_fits
+from ..tables import programs
+from .context import Context, authorise, once
+
+
+@dataclass(frozen=True)
+class CreateProgram:
+    program_id: str
+    item_id: str
+    name: str
+    jurisdiction: str
+
+
+async def create_program(
+    ctx: Context, caller: Principal, cmd: CreateProgram, key: str | None
+) -> tuple[int, dict[str, Any]]:
+    async with ctx.db.engine.begin() as conn:
+
+        async def effect() -> tuple[int, dict[str, Any]]:
+            item = await find_item(conn, cmd.item_id)
+            refusal = item_refusal(item)
+            if refusal is not None or item is None:
+                raise invalid("item_id", refusal or "no such item")
+            if not jurisdiction_fits(item["jurisdiction"], cmd.jurisdiction):
+                raise invalid("jurisdiction", f"the item belongs to {item['jurisdiction']}")
+            department = item.get("department") or ""
+            authorise(caller, department, cmd.jurisdiction)
+            exists = select(programs.c.program_id).where(programs.c.program_id == cmd.program_id)
+            if (await conn.execute(exists)).first() is not None:
+                raise conflict(f"program {cmd.program_id!r} exists already")
+            await conn.execute(
+                programs.insert().values(**asdict(cmd), department=department, created_at=utcnow())
+            )
+            await ctx.store.append(
+                conn, program_stream(cmd.program_id), [ProgramCreated(**asdict(cmd))], NO_STREAM
+            )
+            return 201, {**asdict(cmd), "department": department}
+
+        return await once(conn, f"programs|{caller.client_id}", key, asdict(cmd), effect)

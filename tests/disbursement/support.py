@@ -1,0 +1,154 @@
+"""Shared helpers for the disbursement tests: people, items, programs and batches."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+from onecard_catalog.domain.events import ItemPublished, ItemRetired
+from onecard_events.model import DomainEvent
+from onecard_service.catalog_view import find_item
+from onecard_service.privacy import ssn_check_character
+
+from tests.conftest import RunningPlatform, eventually
+
+DEPARTMENT = "梁平区人力社保局"
+
+
+def ssn(i: int) -> str:
+    first17 = (
+        f"500155{1950 + i // 336_000}{1 + (i // 28_000) % 12:02d}{1 + (i // 1000) % 28:02d}{i % 1000:03d}"
+    )
+    return first17 + ssn_check_character(first17)
+
+
+def person(
+    i: int, *, ref: str | None = None, amount: int = 10_000, channel: str = "card_account"
+) -> dict[str, Any]:
+    return {
+        "reference_id": ref or f"R{uuid.uuid4().hex[:12]}",
+        "ssn": ssn(i),
+        "card_no": f"C{i:08d}",
+        "name": f"王小明{i}",
+        "amount_fen": amount,
+        "channel": channel,
+    }
+
+
+def item(item_id: str, *, categories: list[str] | None = None, jurisdiction: str = "500155") -> ItemPublished:
+    return ItemPublished(
+        item={
+            "item_id": item_id,
+            "jurisdiction": jurisdiction,
+            "seq": 1,
+            "kind": "service",
+            "name": "城乡居民养老保险待遇发放",
+            "department": DEPARTMENT,
+            "categories": categories if categories is not None else ["disbursement"],
+        },
+        version=1,
+        valid_from="2024-01-01T00:00:00Z",
+    )
+
+
+def retired(item_id: str) -> ItemRetired:
+    return ItemRetired(item_id=item_id, version=2, valid_from="2024-06-01T00:00:00Z")
+
+
+async def publish(running: RunningPlatform, *events: DomainEvent) -> None:
+    """Record catalogue events as the catalog would. Not conftest's seed_catalog: its wait compares
+    checkpoints for equality with the catalog's head, which on a PostgreSQL server shared with
+    other test runs can read stale (pg_snapshot_xmin) and then never match; callers wait with
+    `in_view` instead."""
+    catalog = running.runtime("catalog")
+    async with catalog.db.engine.begin() as conn:
+        for event in events:
+            await catalog.store.append(conn, f"seed-{uuid.uuid4().hex}", [event])
+
+
+async def in_view(running: RunningPlatform, item_id: str, status: str = "active") -> None:
+    """Wait for the disbursement service's own catalogue view (seed_catalog's wait reads the
+    catalog's head, which on PostgreSQL may trail a commit made a moment before)."""
+    runtime = running.runtime("disbursement")
+
+    async def seen() -> bool:
+        async with runtime.db.engine.connect() as conn:
+            found = await find_item(conn, item_id)
+        return found is not None and found["status"] == status
+
+    await eventually(seen, timeout=30)
+
+
+def uid(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+async def program(running: RunningPlatform, *, item_id: str | None = None) -> str:
+    item_id = item_id or uid("500155:A")
+    await publish(running, item(item_id))
+    await in_view(running, item_id)
+    program_id = uid("P")
+    response = await running.client.post(
+        "/disbursement/v1/programs",
+        json={"program_id": program_id, "item_id": item_id, "name": "养老金", "jurisdiction": "500155"},
+        headers=running.admin,
+    )
+    assert response.status_code == 201, response.text
+    return program_id
+
+
+async def batch(
+    running: RunningPlatform,
+    program_id: str,
+    rows: list[dict[str, Any]],
+    *,
+    period: str = "2025-06",
+    count: int | None = None,
+    total: int | None = None,
+) -> str:
+    batch_id = uid("B")
+    body = {
+        "batch_id": batch_id,
+        "program_id": program_id,
+        "period": period,
+        "control_count": len(rows) if count is None else count,
+        "control_total_fen": sum(r["amount_fen"] for r in rows) if total is None else total,
+    }
+    response = await running.client.post("/disbursement/v1/batches", json=body, headers=running.admin)
+    assert response.status_code == 201, response.text
+    return batch_id
+
+
+async def add(running: RunningPlatform, batch_id: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    response = await running.client.post(
+        f"/disbursement/v1/batches/{batch_id}/payees", json={"payees": rows}, headers=running.admin
+    )
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def submit(running: RunningPlatform, batch_id: str) -> httpx.Response:
+    return await running.client.post(f"/disbursement/v1/batches/{batch_id}/submit", headers=running.admin)
+
+
+async def status(running: RunningPlatform, batch_id: str) -> dict[str, Any]:
+    response = await running.client.get(f"/disbursement/v1/batches/{batch_id}", headers=running.admin)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def completed(running: RunningPlatform, batch_id: str) -> dict[str, Any]:
+    async def done() -> dict[str, Any] | None:
+        s = await status(running, batch_id)
+        return s if s["status"] == "completed" else None
+
+    result: dict[str, Any] = await eventually(done, timeout=30)
+    return result
+
+
+def manual_bank(running: RunningPlatform) -> None:
+    """The simulated bank records orders but posts nothing: the test plays the bank's callback."""
+    running.runtime("disbursement").bank.config.auto_post = False
