@@ -1,0 +1,224 @@
+"""Benchmark: card verifications per second through `onecard serve identity` (PostgreSQL + Kafka).
+
+    eval "$(bash deploy/local/servers.sh env)"
+    .venv/bin/python bench/identity_verifications.py --seconds 20 --connections 64
+
+Starts the catalog and identity services as subprocesses on a fresh database with their own topic
+prefix, registers a venue, a terminal, a venue client and some cards, then drives physical-card
+verifications over loopback with keep-alive HTTP/1.1 connections (a small asyncio client, so the
+load generator costs little CPU) for a fixed time, and prints verifications/s and latencies.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import secrets
+import signal
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+from onecard_service.privacy import ssn_check_character
+from onecard_service.settings import generate_token_keypair
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+ROOT = Path(__file__).resolve().parent.parent
+ONECARD = str(ROOT / ".venv" / "bin" / "onecard")
+VENUE, TERMINAL, ITEM = "bench-venue-1", "bench-t1", "500000:30"
+
+
+def ssn(serial: int) -> str:
+    first17 = f"50010619900101{serial % 1000:03d}"
+    return first17 + ssn_check_character(first17)
+
+
+def card_no(serial: int) -> str:
+    return f"B{serial:08d}"
+
+
+async def fresh_database(server_url: str) -> str:
+    name = f"bench_{uuid.uuid4().hex[:10]}"
+    engine = create_async_engine(server_url, isolation_level="AUTOCOMMIT")
+    async with engine.connect() as conn:
+        await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    await engine.dispose()
+    return server_url.rpartition("/")[0] + "/" + name
+
+
+def service_env(database_url: str, kafka: str, admin_token: str) -> dict[str, str]:
+    private_pem, public_pem = generate_token_keypair()
+    return {
+        **os.environ,
+        "ONECARD_DATABASE_URL": database_url,
+        "ONECARD_KAFKA_BOOTSTRAP": kafka,
+        "ONECARD_TOPIC_PREFIX": f"bench{uuid.uuid4().hex[:8]}.",
+        "ONECARD_TOKEN_PRIVATE_KEY": private_pem.decode(),
+        "ONECARD_TOKEN_PUBLIC_KEY": public_pem.decode(),
+        "ONECARD_PII_KEY": secrets.token_hex(32),
+        "ONECARD_ADMIN_TOKEN": admin_token,
+        "ONECARD_LOG_LEVEL": "WARNING",
+    }
+
+
+async def wait_ready(base: str, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    async with httpx.AsyncClient() as client:
+        while time.monotonic() < deadline:
+            try:
+                if (await client.get(base + "/readyz")).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.3)
+    raise SystemExit(f"{base} did not become ready")
+
+
+async def seed(catalog: str, identity: str, admin: dict[str, str], cards: int) -> dict[str, str]:
+    async with httpx.AsyncClient(headers=admin, timeout=30) as client:
+        venue = {"venue_id": VENUE, "name": "Bench library", "jurisdiction": "500106", "item_id": ITEM}
+        (await client.post(f"{catalog}/catalog/v1/venues", json=venue)).raise_for_status()
+        terminal = {"terminal_id": TERMINAL, "card_forms": ["physical", "electronic"]}
+        (
+            await client.post(f"{catalog}/catalog/v1/venues/{VENUE}/terminals", json=terminal)
+        ).raise_for_status()
+        registered = await client.post(
+            f"{catalog}/catalog/v1/clients", json={"role": "venue", "name": "bench gate", "venues": [VENUE]}
+        )
+        registered.raise_for_status()
+        for serial in range(cards):
+            body = {"card_no": card_no(serial), "ssn": ssn(serial), "name": "张三", "issuer_region": "500106"}
+            (await client.post(f"{identity}/identity/v1/cards", json=body)).raise_for_status()
+        venue_auth = {"Authorization": f"Bearer {registered.json()['token']}"}
+        # The identity service learns the venue from the catalogue topic: wait for its view.
+        for _ in range(300):
+            probe = await client.post(
+                f"{identity}/identity/v1/verifications", json=request(0), headers=venue_auth
+            )
+            if probe.status_code == 200 and probe.json()["verified"]:
+                return venue_auth
+            await asyncio.sleep(0.2)
+    raise SystemExit("the identity service never saw the venue")
+
+
+def request(serial: int) -> dict[str, Any]:
+    return {
+        "venue_id": VENUE,
+        "terminal_id": TERMINAL,
+        "method": "physical",
+        "card": {"card_no": card_no(serial), "ssn": ssn(serial), "name": "张三", "issuer_region": "500106"},
+    }
+
+
+class Results:
+    def __init__(self) -> None:
+        self.latencies: list[float] = []
+        self.errors = 0
+        self.refused = 0
+
+
+async def worker(port: int, auth: str, bodies: list[bytes], until: float, results: Results, n: int) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    head = (
+        f"POST /identity/v1/verifications HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: {auth}\r\n"
+        "Content-Type: application/json\r\n"
+    )
+    i = n
+    try:
+        while time.perf_counter() < until:
+            body = bodies[i % len(bodies)]
+            i += 1
+            started = time.perf_counter()
+            writer.write(f"{head}Content-Length: {len(body)}\r\n\r\n".encode() + body)
+            status, payload = await read_response(reader)
+            results.latencies.append(time.perf_counter() - started)
+            if status != 200:
+                results.errors += 1
+            elif b'"verified":true' not in payload:
+                results.refused += 1
+    finally:
+        writer.close()
+
+
+async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    header = await reader.readuntil(b"\r\n\r\n")
+    lines = header.decode("latin-1").split("\r\n")
+    status = int(lines[0].split(" ", 2)[1])
+    length = next(int(line.split(":", 1)[1]) for line in lines if line.lower().startswith("content-length:"))
+    return status, await reader.readexactly(length)
+
+
+async def drive(port: int, auth: str, cards: int, connections: int, seconds: float) -> Results:
+    bodies = [json.dumps(request(s), ensure_ascii=False).encode() for s in range(cards)]
+    results = Results()
+    until = time.perf_counter() + seconds
+    await asyncio.gather(*(worker(port, auth, bodies, until, results, n) for n in range(connections)))
+    return results
+
+
+def report(results: Results, seconds: float) -> None:
+    lat = sorted(results.latencies)
+    count = len(lat)
+    quantiles = statistics.quantiles(lat, n=100, method="inclusive") if count > 1 else [0.0] * 99
+    print(f"verifications: {count} in {seconds:.0f} s = {count / seconds:,.0f}/s")
+    p50, p99, top = quantiles[49] * 1000, quantiles[98] * 1000, lat[-1] * 1000
+    print(f"latency p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {top:.1f} ms")
+    print(f"non-200 answers: {results.errors}; refused verifications: {results.refused}")
+
+
+def start_services(env: dict[str, str], port: int, profile_to: str | None) -> list[subprocess.Popen[bytes]]:
+    """Topics, then catalog on port+1 and identity on port (set-up before the event loop's load)."""
+    subprocess.run([ONECARD, "topics", "--partitions", "2"], env=env, check=True, stdout=subprocess.DEVNULL)
+    profile = [sys.executable, "-m", "cProfile", "-o", profile_to] if profile_to else []
+    return [
+        subprocess.Popen(
+            [*(profile if name == "identity" else []), ONECARD, "serve", name, "--migrate", "--port", str(p)],
+            env=env,
+        )
+        for name, p in (("catalog", port + 1), ("identity", port))
+    ]
+
+
+async def main(args: argparse.Namespace) -> None:
+    pg = os.environ.get("ONECARD_TEST_DATABASE_URL")
+    kafka = os.environ.get("ONECARD_TEST_KAFKA_BOOTSTRAP")
+    if not pg or not kafka:
+        raise SystemExit('run eval "$(bash deploy/local/servers.sh env)" first')
+    admin_token = secrets.token_hex(16)
+    env = service_env(await fresh_database(pg), kafka, admin_token)
+    procs = start_services(env, args.port, args.profile)
+    try:
+        catalog, identity = f"http://127.0.0.1:{args.port + 1}", f"http://127.0.0.1:{args.port}"
+        await wait_ready(catalog + "/catalog")
+        await wait_ready(identity + "/identity")
+        auth = await seed(catalog, identity, {"Authorization": f"Bearer {admin_token}"}, args.cards)
+        await drive(args.port, auth["Authorization"], args.cards, args.connections, 2.0)  # warm-up
+        results = await drive(args.port, auth["Authorization"], args.cards, args.connections, args.seconds)
+        print(f"identity: {args.connections} connections, {args.seconds:.0f} s, {os.cpu_count()} CPUs")
+        report(results, args.seconds)
+    finally:
+        for proc in procs:
+            proc.send_signal(signal.SIGINT)
+        for proc in procs:
+            proc.wait(timeout=20)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--cards", type=int, default=200)
+    parser.add_argument("--port", type=int, default=18080)
+    parser.add_argument("--profile", help="write a cProfile of the identity process to this file")
+    asyncio.run(main(parser.parse_args()))
+    sys.exit(0)

@@ -1,0 +1,1 @@
+"""The identity service's edges: its tables, its signing keys, the group-commit writer."""

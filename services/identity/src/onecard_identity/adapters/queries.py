@@ -1,0 +1,113 @@
+"""Reads and writes of the identity tables and the catalogue view, on the caller's connection."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from onecard_service.catalog_view import catalog_terminals, catalog_venues
+from sqlalchemy import and_, delete, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ..domain.verification import CardRecord, VenueTerminal
+from .sql import insert_for
+from .tables import cards, partner_hotlist, qr_nonces
+
+
+async def venue_terminal(conn: AsyncConnection, venue_id: str, terminal_id: str) -> VenueTerminal | None:
+    """The venue and, when active, the terminal's card forms; one round trip on the hot path."""
+    query = (
+        select(
+            catalog_venues.c.jurisdiction,
+            catalog_venues.c.item_id,
+            catalog_terminals.c.card_forms,
+            catalog_terminals.c.active,
+        )
+        .select_from(
+            catalog_venues.outerjoin(
+                catalog_terminals,
+                and_(
+                    catalog_terminals.c.venue_id == catalog_venues.c.venue_id,
+                    catalog_terminals.c.terminal_id == terminal_id,
+                ),
+            )
+        )
+        .where(catalog_venues.c.venue_id == venue_id)
+    )
+    row = (await conn.execute(query)).first()
+    if row is None:
+        return None
+    forms = tuple(row.card_forms) if row.active and row.card_forms else ()
+    return VenueTerminal(venue_id, terminal_id, row.item_id, row.jurisdiction, forms)
+
+
+async def card_record(conn: AsyncConnection, card_key: str) -> CardRecord | None:
+    row = (
+        await conn.execute(
+            select(
+                cards.c.card_key,
+                cards.c.issuer_region,
+                cards.c.status,
+                cards.c.ecard,
+                cards.c.ssn_hash,
+                cards.c.holder_key,
+            ).where(cards.c.card_key == card_key)
+        )
+    ).first()
+    if row is None:
+        return None
+    return CardRecord(
+        row.card_key, row.issuer_region, row.status, bool(row.ecard), row.ssn_hash, row.holder_key
+    )
+
+
+async def card_row(conn: AsyncConnection, card_key: str) -> Any:
+    return (await conn.execute(select(cards).where(cards.c.card_key == card_key))).first()
+
+
+async def insert_card(conn: AsyncConnection, row: dict[str, Any]) -> None:
+    await conn.execute(cards.insert().values(**row))
+
+
+async def update_card(conn: AsyncConnection, card_key: str, **values: Any) -> None:
+    await conn.execute(update(cards).where(cards.c.card_key == card_key).values(**values))
+
+
+async def hotlist_status(conn: AsyncConnection, region: str, card_key: str) -> str | None:
+    query = select(partner_hotlist.c.status).where(
+        partner_hotlist.c.region == region, partner_hotlist.c.card_key == card_key
+    )
+    status = (await conn.execute(query)).scalar()
+    return str(status) if status is not None else None
+
+
+async def set_hotlist(
+    conn: AsyncConnection, region: str, card_key: str, status: str, changed_at: datetime
+) -> None:
+    """Upsert a hotlist entry; an older change arriving late does not undo a newer one."""
+    row = {"region": region, "card_key": card_key, "status": status, "changed_at": changed_at}
+    statement = insert_for(conn, partner_hotlist).values(**row)
+    await conn.execute(
+        statement.on_conflict_do_update(
+            index_elements=["region", "card_key"],
+            set_={"status": status, "changed_at": changed_at},
+            where=partner_hotlist.c.changed_at <= changed_at,
+        )
+    )
+
+
+async def consume_nonces(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> set[str]:
+    """Insert the nonces; returns those that were new. A nonce another transaction holds makes
+    PostgreSQL wait for it, then skip: exactly one transaction ever gets a given nonce."""
+    if not rows:
+        return set()
+    statement = (
+        insert_for(conn, qr_nonces).values(list(rows)).on_conflict_do_nothing().returning(qr_nonces.c.nonce)
+    )
+    return set((await conn.execute(statement)).scalars())
+
+
+async def purge_nonces(conn: AsyncConnection, before: datetime) -> int:
+    result = await conn.execute(delete(qr_nonces).where(qr_nonces.c.expires_at < before))
+    return int(result.rowcount or 0)

@@ -1,0 +1,1 @@
+"""The identity domain: cards, e-card codes and verification decisions. No I/O here."""

@@ -1,0 +1,61 @@
+"""Identity events. None carries an ssn, a name or a card number in clear.
+
+Cards are the `card` aggregate, streamed as `card-<card_key>` where the card key is a keyed hash of
+the card's subject (see cards.card_subject); each verification is its own `verification-<id>` stream.
+`VerificationRecorded` is public: the reporting service builds on exactly its fields.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from onecard_events.model import DomainEvent
+from onecard_events.registry import EventRegistry
+
+registry = EventRegistry()
+
+
+@registry.register
+class CardRegistered(DomainEvent):
+    event_type: ClassVar[str] = "onecard.identity.card_registered"
+    card_key: str
+    issuer_region: str
+    # Keyed hashes: comparable inside the platform, not reversible without the personal-data key.
+    ssn_hash: str
+    name_hash: str
+    holder_key: str
+    registered_at: str
+
+
+@registry.register
+class CardStatusChanged(DomainEvent):
+    event_type: ClassVar[str] = "onecard.identity.card_status_changed"
+    card_key: str
+    status: Literal["active", "lost", "cancelled"]
+    previous: Literal["active", "lost", "cancelled"]
+    changed_at: str
+
+
+@registry.register
+class ECardIssued(DomainEvent):
+    event_type: ClassVar[str] = "onecard.identity.ecard_issued"
+    card_key: str
+    issued_at: str
+
+
+@registry.register
+class VerificationRecorded(DomainEvent):
+    event_type: ClassVar[str] = "onecard.identity.verification_recorded"
+    verification_id: str
+    venue_id: str
+    terminal_id: str
+    item_id: str
+    jurisdiction: str
+    method: Literal["physical", "electronic"]
+    verified: bool
+    reason: str | None
+    issuer_region: str | None
+    cross_region: bool
+    partner_region: str | None
+    holder_key: str | None
+    occurred_at: str

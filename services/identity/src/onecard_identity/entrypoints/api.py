@@ -1,0 +1,166 @@
+"""Identity routes: parse, authorise, call a handler, shape the response (masked, never in clear)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Path
+from onecard_events.model import utcnow
+from onecard_service.auth import Principal, require
+from onecard_service.problems import Problem
+from pydantic import AwareDatetime, BaseModel, Field
+
+from ..context import Identity
+from ..domain.cards import Status
+from ..handlers import cards, partners
+from ..handlers.verification import CardRead, verify
+
+PREFIX = "/identity/v1"
+CardNo = Annotated[str, Path(pattern=r"^[0-9A-Z]{9}$", description="9-character card number")]
+Region = Annotated[str, Path(pattern=r"^\d{6}$")]
+Kid = Annotated[str, Path(pattern=r"^[A-Za-z0-9_\-]{1,64}$")]
+Staff = Annotated[Principal, Depends(require("admin", "operator"))]
+
+
+class CardIn(BaseModel):
+    card_no: str = Field(max_length=32)
+    ssn: str = Field(max_length=32)
+    name: str = Field(max_length=200)
+    issuer_region: str = Field(max_length=12)
+
+
+class CardOut(BaseModel):
+    card_no: str
+    ssn: str
+    name: str
+    issuer_region: str
+    status: str
+    ecard: bool
+
+
+class StatusIn(BaseModel):
+    status: Status
+
+
+class CodeOut(BaseModel):
+    qr: str
+    expires_at: str
+
+
+class PhysicalIn(BaseModel):
+    venue_id: str = Field(max_length=100)
+    terminal_id: str = Field(max_length=100)
+    method: Literal["physical"]
+    card: CardIn
+
+
+class ElectronicIn(BaseModel):
+    venue_id: str = Field(max_length=100)
+    terminal_id: str = Field(max_length=100)
+    method: Literal["electronic"]
+    qr: str = Field(max_length=4096)
+
+
+class VerificationOut(BaseModel):
+    verification_id: str
+    verified: bool
+    reason: str | None
+    holder_ref: str | None
+    cross_region: bool
+
+
+class PartnerKeyIn(BaseModel):
+    public_key: str = Field(max_length=1000, description="base64 of the 32 raw bytes, or PEM")
+
+
+class HotlistIn(BaseModel):
+    card_no: str | None = Field(default=None, max_length=32)
+    card_subject: str | None = Field(default=None, max_length=128)
+    status: partners.HotlistStatus
+    changed_at: AwareDatetime | None = None
+
+
+def _partner_admin(region: str, caller: Principal) -> None:
+    """Admins, or the partner region itself, manage a partner's keys and hotlist."""
+    if caller.role == "partner" and caller.region != region:
+        raise Problem(403, "a partner client manages only its own region")
+
+
+def routes(ctx: Identity) -> APIRouter:
+    router = APIRouter(prefix=PREFIX, tags=["identity"])
+    _card_routes(router, ctx)
+    _verification_routes(router, ctx)
+    _partner_routes(router, ctx)
+    return router
+
+
+def _card_routes(router: APIRouter, ctx: Identity) -> None:
+    @router.post("/cards", status_code=201, response_model=CardOut)
+    async def register(body: CardIn, _: Staff) -> dict[str, Any]:
+        return asdict(await cards.register_card(ctx, body.card_no, body.ssn, body.name, body.issuer_region))
+
+    @router.get("/cards/{card_no}", response_model=CardOut)
+    async def show(card_no: CardNo, _: Staff) -> dict[str, Any]:
+        return asdict(await cards.show_card(ctx, card_no))
+
+    @router.post("/cards/{card_no}/status", response_model=CardOut)
+    async def change_status(card_no: CardNo, body: StatusIn, _: Staff) -> dict[str, Any]:
+        return asdict(await cards.change_status(ctx, card_no, body.status))
+
+    @router.post("/cards/{card_no}/ecard", response_model=CardOut)
+    async def issue_ecard(card_no: CardNo, _: Staff) -> dict[str, Any]:
+        return asdict(await cards.issue_ecard(ctx, card_no))
+
+    @router.post("/cards/{card_no}/qr", response_model=CodeOut)
+    async def issue_code(card_no: CardNo, _: Staff) -> dict[str, Any]:
+        return asdict(await cards.issue_code(ctx, card_no))
+
+
+def _verification_routes(router: APIRouter, ctx: Identity) -> None:
+    @router.post("/verifications", response_model=VerificationOut)
+    async def verification(
+        body: Annotated[PhysicalIn | ElectronicIn, Field(discriminator="method")],
+        caller: Annotated[Principal, Depends(require("admin", "operator", "venue"))],
+    ) -> dict[str, Any]:
+        if isinstance(body, PhysicalIn):
+            read = CardRead(body.card.card_no, body.card.ssn, body.card.name, body.card.issuer_region)
+            result = await verify(ctx, caller, body.venue_id, body.terminal_id, "physical", card=read)
+        else:
+            result = await verify(ctx, caller, body.venue_id, body.terminal_id, "electronic", qr=body.qr)
+        return asdict(result)
+
+
+def _partner_routes(router: APIRouter, ctx: Identity) -> None:
+    @router.put("/partners/{region}/keys/{kid}")
+    async def put_key(
+        region: Region,
+        kid: Kid,
+        body: PartnerKeyIn,
+        caller: Annotated[Principal, Depends(require("admin", "partner"))],
+    ) -> dict[str, str]:
+        _partner_admin(region, caller)
+        await partners.put_partner_key(ctx, region, kid, body.public_key)
+        return {"region": region, "kid": kid}
+
+    @router.post("/partners/{region}/hotlist")
+    async def hotlist(
+        region: Region,
+        body: HotlistIn,
+        caller: Annotated[Principal, Depends(require("admin", "partner"))],
+    ) -> dict[str, str]:
+        _partner_admin(region, caller)
+        change = partners.HotlistChange(
+            region, body.status, body.changed_at or utcnow(), body.card_no, body.card_subject
+        )
+        await partners.apply_partner_hotlist(ctx, change)
+        return {"region": region, "status": body.status}
+
+    @router.get("/keys")
+    async def published_keys() -> list[dict[str, str | bool]]:
+        """Our region's public keys for e-card codes (public: partners check our codes with them)."""
+        return await ctx.keys.published()
+
+    @router.post("/signing-keys/rotate")
+    async def rotate(_: Annotated[Principal, Depends(require("admin"))]) -> dict[str, str]:
+        return {"kid": await ctx.keys.rotate()}

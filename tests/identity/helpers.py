@@ -1,0 +1,147 @@
+"""Shared set-up for the identity tests: venues, cards and calls."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+from onecard_catalog.domain.events import TerminalDeployed, VenueRegistered
+from onecard_events.model import START, DomainEvent
+from onecard_events.tables import events
+from onecard_identity.context import Identity
+from onecard_service.auth import Principal
+from onecard_service.privacy import ssn_check_character
+from sqlalchemy import select
+
+from tests.conftest import RunningPlatform, eventually, token_for
+
+VENUE = "v-lib-500106"
+TERMINAL = "t1"
+ITEM = "500000:30"
+
+
+def make_ssn(serial: int, region: str = "500106", birth: str = "19900101") -> str:
+    first17 = f"{region}{birth}{serial % 1000:03d}"
+    return first17 + ssn_check_character(first17)
+
+
+async def seed(running: RunningPlatform, *events: DomainEvent) -> None:
+    """Like conftest's seed_catalog, but waits for the positions just written rather than the
+    store's head: the head lags while any transaction on the shared server is open (its xmin), and
+    a head taken then never matches the views' checkpoints (see the report to the lead)."""
+    catalog = running.runtime("catalog")
+    async with catalog.db.engine.begin() as conn:
+        written = [
+            (await catalog.store.append(conn, f"seed-{uuid.uuid4().hex}", [event]))[0].position
+            for event in events
+        ]
+    target = max(written)
+
+    async def caught_up() -> bool:
+        runners = running.runtime("identity").projections
+        views = [p for p in runners if p.projection.name.endswith("_catalog_view")]
+        return all(max((c.position for c in p.checkpoints.values()), default=START) >= target for p in views)
+
+    await eventually(caught_up, 60.0)
+
+
+def identity(running: RunningPlatform) -> Identity:
+    ctx: Identity = running.runtime("identity").app.state.identity
+    return ctx
+
+
+async def seed_venue(
+    running: RunningPlatform,
+    venue_id: str = VENUE,
+    jurisdiction: str = "500106",
+    terminals: dict[str, list[str]] | None = None,
+) -> None:
+    forms = terminals if terminals is not None else {TERMINAL: ["physical", "electronic"]}
+    await seed(
+        running,
+        VenueRegistered(venue_id=venue_id, name="Library", jurisdiction=jurisdiction, item_id=ITEM),
+        *(TerminalDeployed(venue_id=venue_id, terminal_id=t, card_forms=f) for t, f in forms.items()),
+    )
+
+
+def venue_headers(running: RunningPlatform, *venues: str, client_id: str = "venue-client") -> dict[str, str]:
+    return token_for(running, Principal(client_id, "venue", venues=frozenset(venues or (VENUE,))))
+
+
+async def register(
+    running: RunningPlatform, card_no: str, ssn: str, name: str = "张三", region: str = "500106"
+) -> httpx.Response:
+    body = {"card_no": card_no, "ssn": ssn, "name": name, "issuer_region": region}
+    return await running.client.post("/identity/v1/cards", json=body, headers=running.admin)
+
+
+async def set_status(running: RunningPlatform, card_no: str, status: str) -> httpx.Response:
+    return await running.client.post(
+        f"/identity/v1/cards/{card_no}/status", json={"status": status}, headers=running.admin
+    )
+
+
+async def issue_code(running: RunningPlatform, card_no: str) -> str:
+    response = await running.client.post(f"/identity/v1/cards/{card_no}/qr", headers=running.admin)
+    assert response.status_code == 200, response.text
+    qr: str = response.json()["qr"]
+    return qr
+
+
+async def ecard_and_code(running: RunningPlatform, card_no: str) -> str:
+    response = await running.client.post(f"/identity/v1/cards/{card_no}/ecard", headers=running.admin)
+    assert response.status_code == 200, response.text
+    return await issue_code(running, card_no)
+
+
+async def verify_physical(
+    running: RunningPlatform,
+    card_no: str,
+    ssn: str,
+    name: str = "张三",
+    region: str = "500106",
+    *,
+    headers: dict[str, str] | None = None,
+    venue_id: str = VENUE,
+    terminal_id: str = TERMINAL,
+) -> httpx.Response:
+    body: dict[str, Any] = {
+        "venue_id": venue_id,
+        "terminal_id": terminal_id,
+        "method": "physical",
+        "card": {"card_no": card_no, "ssn": ssn, "name": name, "issuer_region": region},
+    }
+    return await running.client.post(
+        "/identity/v1/verifications", json=body, headers=headers or venue_headers(running)
+    )
+
+
+async def verify_code(
+    running: RunningPlatform,
+    qr: str,
+    *,
+    headers: dict[str, str] | None = None,
+    venue_id: str = VENUE,
+    terminal_id: str = TERMINAL,
+) -> httpx.Response:
+    body = {"venue_id": venue_id, "terminal_id": terminal_id, "method": "electronic", "qr": qr}
+    return await running.client.post(
+        "/identity/v1/verifications", json=body, headers=headers or venue_headers(running)
+    )
+
+
+async def outcome(response: httpx.Response) -> tuple[bool, str | None]:
+    assert response.status_code == 200, response.text
+    body = response.json()
+    return body["verified"], body["reason"]
+
+
+async def identity_events(running: RunningPlatform, event_type: str | None = None) -> list[Any]:
+    """Every stored identity event, straight from the table: `read_all` holds back rows newer than
+    the oldest transaction open anywhere on the shared PostgreSQL server."""
+    store = running.runtime("identity").store
+    async with store.db.engine.connect() as conn:
+        rows = (await conn.execute(select(events).order_by(events.c.position))).mappings().all()
+    records = [store._record(r) for r in rows]
+    return [r for r in records if event_type is None or r.event_type == event_type]
