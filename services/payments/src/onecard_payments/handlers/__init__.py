@@ -1,0 +1,1 @@
+"""Use cases of the payments service, one module per feature."""

@@ -1,0 +1,138 @@
+"""Shared helpers of the payments tests: merchants, cards, e-card codes, the service context."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from onecard_catalog.domain.events import MerchantJoinedAgreement, MerchantRegistered
+from onecard_events.tables import events
+from onecard_payments.adapters.simulated_bank import SimulatedCardBank
+from onecard_payments.adapters.simulated_ecard import SimulatedEcardWallet
+from onecard_payments.context import PaymentsContext
+from onecard_service.auth import Principal
+from onecard_service.catalog_view import find_merchant
+from onecard_service.privacy import ssn_check_character
+from sqlalchemy import select
+
+from tests.conftest import RunningPlatform, eventually, token_for
+
+ITEM = "500000:80"
+JURISDICTION = "500106"
+
+
+def ssn(seq: int = 123, region: str = "500103", born: str = "19900307") -> str:
+    first17 = f"{region}{born}{seq:03d}"
+    return first17 + ssn_check_character(first17)
+
+
+def card(seq: int = 123, issuer_region: str = "500103") -> dict[str, str]:
+    return {
+        "card_no": f"A{seq:08d}",
+        "ssn": ssn(seq, region=issuer_region),
+        "name": "张三丰",
+        "issuer_region": issuer_region,
+    }
+
+
+def ctx(running: RunningPlatform) -> PaymentsContext:
+    context: PaymentsContext = running.runtime("payments").app.state.payments
+    return context
+
+
+def bank(running: RunningPlatform) -> SimulatedCardBank:
+    sim = ctx(running).bank
+    assert isinstance(sim, SimulatedCardBank)
+    return sim
+
+
+def wallet(running: RunningPlatform) -> SimulatedEcardWallet:
+    sim = ctx(running).ecard
+    assert isinstance(sim, SimulatedEcardWallet)
+    return sim
+
+
+def ecard_code(running: RunningPlatform, seq: int = 321, issuer_region: str = "500103") -> str:
+    keys = running.platform.personal_data
+    return wallet(running).issue(
+        keys.keyed_hash(ssn(seq, region=issuer_region), "holder"),
+        issuer_region,
+        keys.keyed_hash(f"E{seq:08d}", "card-account"),
+    )
+
+
+async def merchants(running: RunningPlatform, *, agreement: bool = True) -> str:
+    merchant_id = f"m-{uuid.uuid4().hex[:8]}"
+    events: list[Any] = [
+        MerchantRegistered(
+            merchant_id=merchant_id, name="沙坪坝图书馆", jurisdiction=JURISDICTION, item_id=ITEM
+        )
+    ]
+    if agreement:
+        events.append(MerchantJoinedAgreement(merchant_id=merchant_id))
+    # Like seed_catalog, but one stream per merchant: Kafka keys by stream, so the merchant's events
+    # share a partition and arrive in order (seed_catalog's stream per event lets "joined" overtake
+    # "registered" in the distributed mode, and the view then drops the agreement).
+    catalog = running.runtime("catalog")
+    async with catalog.db.engine.begin() as conn:
+        await catalog.store.append(conn, f"merchant-{merchant_id}", events, expected_version=None)
+    await _in_payments_view(running, merchant_id, agreement)
+    return merchant_id
+
+
+async def _in_payments_view(running: RunningPlatform, merchant_id: str, agreement: bool) -> None:
+    """tests/conftest.seed_catalog waits until a view's checkpoint *equals* the catalog's head, and
+    that head is read below the cluster-wide snapshot xmin: while another transaction on the shared
+    server is open it can lag, so the wait either returns early or never ends (seen under load)."""
+
+    async def arrived() -> bool:
+        async with ctx(running).db.engine.connect() as conn:
+            found = await find_merchant(conn, merchant_id)
+        return found is not None and found.agreement == agreement
+
+    await eventually(arrived, timeout=30)
+
+
+def merchant_headers(running: RunningPlatform, *merchant_ids: str) -> dict[str, str]:
+    return token_for(
+        running, Principal(f"c-{uuid.uuid4().hex[:6]}", "merchant", merchants=frozenset(merchant_ids))
+    )
+
+
+def key() -> dict[str, str]:
+    return {"Idempotency-Key": uuid.uuid4().hex}
+
+
+async def open_bill(
+    running: RunningPlatform, merchant_id: str, amount_fen: int = 1500, headers: dict[str, str] | None = None
+) -> str:
+    response = await running.client.post(
+        "/payments/v1/bills",
+        json={
+            "merchant_id": merchant_id,
+            "bill_ref": uuid.uuid4().hex[:12],
+            "amount_fen": amount_fen,
+            "description": "借阅逾期费",
+        },
+        headers=headers or running.admin,
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["status"] == "open"
+    return str(response.json()["bill_id"])
+
+
+async def pay(
+    running: RunningPlatform, bill_id: str, body: dict[str, Any], headers: dict[str, str] | None = None
+) -> Any:
+    return await running.client.post(
+        f"/payments/v1/bills/{bill_id}/payments", json=body, headers={**(headers or running.admin), **key()}
+    )
+
+
+async def events_of(running: RunningPlatform, prefix: str = "onecard.payments.") -> list[Any]:
+    """Every payments event committed so far. Read from the table, not with store.read_all: that
+    stops below the cluster-wide snapshot xmin, so on a busy shared server it lags the commits."""
+    store = ctx(running).store
+    async with store.db.engine.connect() as conn:
+        rows = (await conn.execute(select(events).order_by(events.c.position))).mappings().all()
+    return [store._record(r) for r in rows if str(r["event_type"]).startswith(prefix)]
