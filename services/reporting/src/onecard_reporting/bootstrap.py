@@ -1,15 +1,43 @@
-"""Wires the reporting service: its store, routes and workers."""
+"""Wires the reporting service: its store, the depth projection, the snapshot, routes and the
+partner streams (distributed mode)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from onecard_events.registry import EventRegistry
 from onecard_service.platform import Platform, ServiceRuntime
 
+from .domain.events import registry
+from .entrypoints.api import router
+from .projection import BatchingRunner, DepthProjection
+from .state import DepthMetrics, ReportingState, TrackedSource
+
 MIGRATIONS = Path(__file__).parent / "migrations"
+SOURCES = ("catalog", "identity", "payments", "disbursement", "reporting")
+
+
+def add_depth_projection(
+    runtime: ServiceRuntime, batch_size: int = 5000
+) -> tuple[BatchingRunner, TrackedSource]:
+    """Like `runtime.add_projection`, with a runner that writes each fetched batch set-based."""
+    projection = DepthProjection()
+    tracked = TrackedSource(runtime.platform.events_of(SOURCES, client_id=f"onecard-{projection.name}"))
+    runner = BatchingRunner(projection, tracked, runtime.db, batch_size=batch_size)
+    runtime.projections.append(runner)
+    runtime.add_worker(projection.name, runner.run)
+    return runner, tracked
 
 
 def build(platform: Platform) -> ServiceRuntime:
-    registry = EventRegistry()
-    return ServiceRuntime("reporting", platform, registry, MIGRATIONS)
+    runtime = ServiceRuntime("reporting", platform, registry, MIGRATIONS)
+    runner, tracked = add_depth_projection(runtime)
+    state = ReportingState(runner, tracked, DepthMetrics(runtime.metrics))
+    runtime.app.state.reporting = state
+    runtime.app.include_router(router(state))
+    runtime.add_worker("depth_snapshot", state.run)
+    settings = platform.settings
+    if settings.kafka_bootstrap and not platform.embedded:
+        from .partners.workers import add_partner_workers
+
+        add_partner_workers(runtime)
+    return runtime

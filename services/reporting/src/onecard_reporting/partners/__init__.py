@@ -1,0 +1,1 @@
+"""Partner-region streams: outbound card-use events, inbound reports and hotlist changes."""

@@ -1,0 +1,69 @@
+"""Every event type the reporting tests produce or consume validates against its schema in
+docs/schemas, and docs/asyncapi.yaml describes every topic and schema."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from jsonschema import Draft202012Validator, FormatChecker
+from onecard_events.model import DomainEvent
+from onecard_reporting.partners.schemas import FOLDER
+
+from tests.reporting import world
+
+DOCS = Path(__file__).parents[2] / "docs"
+
+
+def schema(event_type: str) -> Draft202012Validator:
+    document = json.loads((DOCS / "schemas" / f"{event_type}.json").read_text())
+    Draft202012Validator.check_schema(document)
+    return Draft202012Validator(document, format_checker=FormatChecker())
+
+
+def world_events() -> list[DomainEvent]:
+    return [
+        *world.catalogue(),
+        *world.identity_events(),
+        *world.payment_events(),
+        *world.payee_events(),
+        *world.outbound_events(),
+    ]
+
+
+@pytest.mark.parametrize("event", world_events(), ids=lambda e: e.event_type)
+def test_world_events_validate(event: DomainEvent) -> None:
+    errors = list(schema(event.event_type).iter_errors(event.model_dump(mode="json")))
+    assert errors == []
+
+
+def test_partner_schemas_shipped_with_the_service_equal_the_docs() -> None:
+    for path in FOLDER.glob("*.json"):
+        assert json.loads(path.read_text()) == json.loads((DOCS / "schemas" / path.name).read_text()), (
+            path.name
+        )
+
+
+def test_asyncapi_describes_every_topic_and_schema() -> None:
+    spec: dict[str, Any] = yaml.safe_load((DOCS / "asyncapi.yaml").read_text())
+    assert spec["asyncapi"].startswith("2.6")
+    channels = set(spec["channels"])
+    assert {
+        "onecard.partner.{region}.v1",
+        "partner.{region}.onecard.v1",
+        "partner.{region}.onecard.v1.dlq",
+    } <= channels
+    assert {
+        f"onecard.{s}.v1" for s in ("catalog", "identity", "payments", "disbursement", "reporting")
+    } <= channels
+    referenced = {
+        m["payload"]["$ref"] for m in spec["components"]["messages"].values() if "$ref" in m["payload"]
+    }
+    on_disk = {f"schemas/{p.name}" for p in (DOCS / "schemas").glob("*.json")}
+    assert referenced == on_disk
+    for name, message in spec["components"]["messages"].items():
+        assert any(name in str(c) for c in spec["channels"].values()), f"{name} is on no channel"
+        assert message["payload"]["$ref"] == f"schemas/{message['name']}.json"
