@@ -20,7 +20,7 @@ import pytest
 from onecard.composition import PrefixDispatcher, build_services
 from onecard_events.database import Database, open_database
 from onecard_events.kafka import create_topics, platform_topics
-from onecard_events.model import DomainEvent
+from onecard_events.model import DomainEvent, Position
 from onecard_service.auth import Principal
 from onecard_service.platform import Platform
 from onecard_service.settings import Settings, generate_token_keypair
@@ -152,9 +152,20 @@ class RunningPlatform:
         return next(r for r in self.dispatcher.runtimes if r.name == name)
 
 
-async def start_platform(settings: Settings) -> tuple[RunningPlatform, PrefixDispatcher]:
+ALL_SERVICES = ("catalog", "identity", "payments", "disbursement", "reporting")
+
+
+@pytest.fixture
+def services_under_test() -> tuple[str, ...]:
+    """The services a test's platform runs; a test package may narrow it in its own conftest."""
+    return ALL_SERVICES
+
+
+async def start_platform(
+    settings: Settings, services: tuple[str, ...] = ALL_SERVICES
+) -> tuple[RunningPlatform, PrefixDispatcher]:
     platform = Platform(settings)
-    runtimes = build_services(platform)
+    runtimes = build_services(platform, services)
     dispatcher = PrefixDispatcher(runtimes, migrate=True)
     for runtime in runtimes:
         await runtime.start(migrate=True)
@@ -170,33 +181,37 @@ async def stop_platform(running: RunningPlatform) -> None:
 
 
 @pytest.fixture
-async def embedded(tmp_path: Path) -> AsyncIterator[RunningPlatform]:
-    running, _ = await start_platform(embedded_settings(tmp_path / "data"))
+async def embedded(tmp_path: Path, services_under_test: tuple[str, ...]) -> AsyncIterator[RunningPlatform]:
+    running, _ = await start_platform(embedded_settings(tmp_path / "data"), services_under_test)
     yield running
     await stop_platform(running)
 
 
 @pytest.fixture
-async def distributed(pg_url: str, kafka_bootstrap: str) -> AsyncIterator[RunningPlatform]:
+async def distributed(
+    pg_url: str, kafka_bootstrap: str, services_under_test: tuple[str, ...]
+) -> AsyncIterator[RunningPlatform]:
     """PostgreSQL (a fresh database) and Kafka (the platform's topics)."""
     settings = distributed_settings(kafka_bootstrap, await create_database(pg_url))
     await create_topics(kafka_bootstrap, platform_topics(settings.partners, 2, settings.topic_prefix))
-    running, _ = await start_platform(settings)
+    running, _ = await start_platform(settings, services_under_test)
     yield running
     await stop_platform(running)
 
 
 @pytest.fixture(params=["embedded", "distributed"])
-async def any_mode(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[RunningPlatform]:
+async def any_mode(
+    request: pytest.FixtureRequest, tmp_path: Path, services_under_test: tuple[str, ...]
+) -> AsyncIterator[RunningPlatform]:
     """Runs a test once per mode."""
     if request.param == "embedded":
         settings = embedded_settings(tmp_path / "data")
     else:
-        pg = request.getfixturevalue("pg_url")
-        kafka = request.getfixturevalue("kafka_bootstrap")
+        pg = server_fixture(request, "pg_url")
+        kafka = server_fixture(request, "kafka_bootstrap")
         settings = distributed_settings(kafka, await create_database(pg))
         await create_topics(kafka, platform_topics(settings.partners, 2, settings.topic_prefix))
-    running, _ = await start_platform(settings)
+    running, _ = await start_platform(settings, services_under_test)
     yield running
     await stop_platform(running)
 
@@ -213,26 +228,48 @@ async def eventually(check, timeout: float = 15.0, interval: float = 0.1):  # ty
         await asyncio.sleep(interval)
 
 
+def catalog_stream_of(event: DomainEvent) -> str:
+    """One seed stream per catalogue aggregate (item, venue, terminal, merchant): Kafka keys by
+    stream, so an aggregate's events share a partition and arrive in the order they were recorded."""
+    d = event.model_dump()
+    if "item" in d:
+        return f"seed-item-{d['item']['item_id']}"
+    if "terminal_id" in d:
+        return f"seed-terminal-{d['venue_id']}-{d['terminal_id']}"
+    for key in ("merchant_id", "venue_id", "item_id", "client_id", "code"):
+        if key in d:
+            return f"seed-{key}-{d[key]}"
+    return f"seed-{uuid.uuid4().hex}"
+
+
 async def seed_catalog(running: RunningPlatform, *events: DomainEvent) -> None:
     """Record catalogue events straight into the catalog's store (as the catalog service would),
-    then wait until every other service's catalogue view has applied them."""
+    then wait until every service's catalogue view has applied them."""
     catalog = running.runtime("catalog")
     async with catalog.db.engine.begin() as conn:
-        for event in events:
-            await catalog.store.append(conn, f"seed-{uuid.uuid4().hex}", [event])
-    await catalog_views_caught_up(running)
+        written = [
+            (await catalog.store.append(conn, catalog_stream_of(event), [event], expected_version=None))[-1]
+            for event in events
+        ]
+    if written:
+        await catalog_views_caught_up(running, max(r.position for r in written))
 
 
-async def catalog_views_caught_up(running: RunningPlatform, timeout: float = 30.0) -> None:
-    """Wait until the catalog_view projection of every service has applied the catalog's log."""
-    head = await running.runtime("catalog").store.head()
+async def catalog_views_caught_up(
+    running: RunningPlatform, target: Position | None = None, timeout: float = 60.0
+) -> None:
+    """Wait until every service's catalog_view projection has applied the catalog's log up to
+    `target` (default: its head, read afresh on every poll, since a head read below the cluster's
+    snapshot xmin may trail a commit made a moment before)."""
+    catalog = running.runtime("catalog")
 
     async def caught_up() -> bool:
+        goal = target if target is not None else await catalog.store.head()
         for runtime in running.dispatcher.runtimes:
             for runner in runtime.projections:
                 if not runner.projection.name.endswith("_catalog_view"):
                     continue
-                if max((cp.position for cp in runner.checkpoints.values()), default=None) != head:
+                if max((cp.position for cp in runner.checkpoints.values()), default=Position()) < goal:
                     return False
         return True
 
@@ -247,6 +284,14 @@ def token_for(running: RunningPlatform, principal: Principal) -> dict[str, str]:
 # -- proof that the real servers were used ------------------------------------------------------
 
 _server_tests = {"pg_url": 0, "kafka_bootstrap": 0}
+_DYNAMIC = pytest.StashKey[set[str]]()
+
+
+def server_fixture(request: pytest.FixtureRequest, name: str) -> str:
+    """`request.getfixturevalue` for a server fixture, remembered so the run's count includes it."""
+    value: str = request.getfixturevalue(name)
+    request.node.stash.setdefault(_DYNAMIC, set()).add(name)
+    return value
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -254,8 +299,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
     outcome = yield
     report = outcome.get_result()
     if report.when == "call" and report.passed:
-        # Includes fixtures requested dynamically (getfixturevalue), not only the signature's.
-        active = set(getattr(item, "fixturenames", ())) | set(getattr(item, "funcargs", {}))
+        # Includes server fixtures requested dynamically (server_fixture), not only the signature's.
+        active = set(getattr(item, "fixturenames", ())) | item.stash.get(_DYNAMIC, set())
         for fixture in _server_tests:
             if fixture in active:
                 _server_tests[fixture] += 1

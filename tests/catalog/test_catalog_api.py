@@ -10,13 +10,11 @@ from typing import Any
 
 import httpx
 import pytest
-from onecard.composition import PrefixDispatcher, build_services
 from onecard_events.model import START
 from onecard_service.auth import Principal
-from onecard_service.platform import Platform
 from onecard_service.settings import Settings
 
-from tests.conftest import RunningPlatform, embedded_settings, token_for
+from tests.conftest import RunningPlatform, embedded_settings, start_platform, stop_platform, token_for
 
 V1 = "/catalog/v1"
 COUNTS = {"500000": 47, "500240": 38, "500111": 43, "500155": 160, "500106": 3}
@@ -24,19 +22,11 @@ COUNTS = {"500000": 47, "500240": 38, "500111": 43, "500155": 160, "500106": 3}
 
 async def start_services(settings: Settings, names: tuple[str, ...] = ("catalog",)) -> RunningPlatform:
     """Only the services a test needs: the catalog's tests do not depend on the other four."""
-    platform = Platform(settings)
-    dispatcher = PrefixDispatcher(build_services(platform, names), migrate=True)
-    for runtime in dispatcher.runtimes:
-        await runtime.start(migrate=True)
-    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=dispatcher), base_url="http://onecard.test")
-    return RunningPlatform(platform, client, dispatcher)
+    running, _ = await start_platform(settings, names)
+    return running
 
 
-async def stop_services(running: RunningPlatform) -> None:
-    await running.client.aclose()
-    for runtime in reversed(running.dispatcher.runtimes):
-        await runtime.stop()
-    await running.platform.close()
+stop_services = stop_platform
 
 
 @pytest.fixture

@@ -7,11 +7,9 @@ from typing import Any
 
 import httpx
 from onecard_catalog.domain.events import ItemPublished, ItemRetired
-from onecard_events.model import DomainEvent
-from onecard_service.catalog_view import find_item
 from onecard_service.privacy import ssn_check_character
 
-from tests.conftest import RunningPlatform, eventually
+from tests.conftest import RunningPlatform, eventually, seed_catalog
 
 DEPARTMENT = "梁平区人力社保局"
 
@@ -56,28 +54,7 @@ def retired(item_id: str) -> ItemRetired:
     return ItemRetired(item_id=item_id, version=2, valid_from="2024-06-01T00:00:00Z")
 
 
-async def publish(running: RunningPlatform, *events: DomainEvent) -> None:
-    """Record catalogue events as the catalog would. Not conftest's seed_catalog: its wait compares
-    checkpoints for equality with the catalog's head, which on a PostgreSQL server shared with
-    other test runs can read stale (pg_snapshot_xmin) and then never match; callers wait with
-    `in_view` instead."""
-    catalog = running.runtime("catalog")
-    async with catalog.db.engine.begin() as conn:
-        for event in events:
-            await catalog.store.append(conn, f"seed-{uuid.uuid4().hex}", [event])
-
-
-async def in_view(running: RunningPlatform, item_id: str, status: str = "active") -> None:
-    """Wait for the disbursement service's own catalogue view (seed_catalog's wait reads the
-    catalog's head, which on PostgreSQL may trail a commit made a moment before)."""
-    runtime = running.runtime("disbursement")
-
-    async def seen() -> bool:
-        async with runtime.db.engine.connect() as conn:
-            found = await find_item(conn, item_id)
-        return found is not None and found["status"] == status
-
-    await eventually(seen, timeout=30)
+publish = seed_catalog
 
 
 def uid(prefix: str) -> str:
@@ -87,7 +64,6 @@ def uid(prefix: str) -> str:
 async def program(running: RunningPlatform, *, item_id: str | None = None) -> str:
     item_id = item_id or uid("500155:A")
     await publish(running, item(item_id))
-    await in_view(running, item_id)
     program_id = uid("P")
     response = await running.client.post(
         "/disbursement/v1/programs",

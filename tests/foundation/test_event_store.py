@@ -18,7 +18,7 @@ from onecard_events.store import NO_STREAM, ConcurrencyError, EventStore, Stream
 from onecard_events.tables import events
 from onecard_identity.bootstrap import MIGRATIONS
 
-from tests.conftest import eventually, fresh_schema
+from tests.conftest import eventually, fresh_schema, server_fixture
 
 registry = EventRegistry()
 
@@ -44,7 +44,7 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         await upgrade(db, MIGRATIONS, "identity_0001")
         yield EventStore(db, registry, source="test")
         return
-    async with fresh_schema(request.getfixturevalue("pg_url")) as db:
+    async with fresh_schema(server_fixture(request, "pg_url")) as db:
         await upgrade(db, MIGRATIONS, "identity_0001")
         yield EventStore(db, registry, source="test")
 

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import httpx
 from onecard_catalog.domain.events import TerminalDeployed, VenueRegistered
-from onecard_events.model import START, DomainEvent
 from onecard_events.tables import events
 from onecard_identity.context import Identity
 from onecard_service.auth import Principal
 from onecard_service.privacy import ssn_check_character
 from sqlalchemy import select
 
-from tests.conftest import RunningPlatform, eventually, token_for
+from tests.conftest import RunningPlatform, seed_catalog, token_for
 
 VENUE = "v-lib-500106"
 TERMINAL = "t1"
@@ -26,24 +24,7 @@ def make_ssn(serial: int, region: str = "500106", birth: str = "19900101") -> st
     return first17 + ssn_check_character(first17)
 
 
-async def seed(running: RunningPlatform, *events: DomainEvent) -> None:
-    """Like conftest's seed_catalog, but waits for the positions just written rather than the
-    store's head: the head lags while any transaction on the shared server is open (its xmin), and
-    a head taken then never matches the views' checkpoints (see the report to the lead)."""
-    catalog = running.runtime("catalog")
-    async with catalog.db.engine.begin() as conn:
-        written = [
-            (await catalog.store.append(conn, f"seed-{uuid.uuid4().hex}", [event]))[0].position
-            for event in events
-        ]
-    target = max(written)
-
-    async def caught_up() -> bool:
-        runners = running.runtime("identity").projections
-        views = [p for p in runners if p.projection.name.endswith("_catalog_view")]
-        return all(max((c.position for c in p.checkpoints.values()), default=START) >= target for p in views)
-
-    await eventually(caught_up, 60.0)
+seed = seed_catalog
 
 
 def identity(running: RunningPlatform) -> Identity:

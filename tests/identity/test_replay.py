@@ -13,6 +13,7 @@ from tests.conftest import (
     create_database,
     distributed_settings,
     embedded_settings,
+    server_fixture,
     start_platform,
     stop_platform,
 )
@@ -35,8 +36,8 @@ async def test_replay_after_restart(mode: str, tmp_path: Path, request: pytest.F
     if mode == "embedded":
         settings = embedded_settings(tmp_path / "data")
     else:
-        kafka = request.getfixturevalue("kafka_bootstrap")
-        settings = distributed_settings(kafka, await create_database(request.getfixturevalue("pg_url")))
+        kafka = server_fixture(request, "kafka_bootstrap")
+        settings = distributed_settings(kafka, await create_database(server_fixture(request, "pg_url")))
         await create_topics(kafka, platform_topics(settings.partners, 2, settings.topic_prefix))
     first, _ = await start_platform(settings)
     try:

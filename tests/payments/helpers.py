@@ -11,11 +11,10 @@ from onecard_payments.adapters.simulated_bank import SimulatedCardBank
 from onecard_payments.adapters.simulated_ecard import SimulatedEcardWallet
 from onecard_payments.context import PaymentsContext
 from onecard_service.auth import Principal
-from onecard_service.catalog_view import find_merchant
 from onecard_service.privacy import ssn_check_character
 from sqlalchemy import select
 
-from tests.conftest import RunningPlatform, eventually, token_for
+from tests.conftest import RunningPlatform, seed_catalog, token_for
 
 ITEM = "500000:80"
 JURISDICTION = "500106"
@@ -70,27 +69,8 @@ async def merchants(running: RunningPlatform, *, agreement: bool = True) -> str:
     ]
     if agreement:
         events.append(MerchantJoinedAgreement(merchant_id=merchant_id))
-    # Like seed_catalog, but one stream per merchant: Kafka keys by stream, so the merchant's events
-    # share a partition and arrive in order (seed_catalog's stream per event lets "joined" overtake
-    # "registered" in the distributed mode, and the view then drops the agreement).
-    catalog = running.runtime("catalog")
-    async with catalog.db.engine.begin() as conn:
-        await catalog.store.append(conn, f"merchant-{merchant_id}", events, expected_version=None)
-    await _in_payments_view(running, merchant_id, agreement)
+    await seed_catalog(running, *events)
     return merchant_id
-
-
-async def _in_payments_view(running: RunningPlatform, merchant_id: str, agreement: bool) -> None:
-    """tests/conftest.seed_catalog waits until a view's checkpoint *equals* the catalog's head, and
-    that head is read below the cluster-wide snapshot xmin: while another transaction on the shared
-    server is open it can lag, so the wait either returns early or never ends (seen under load)."""
-
-    async def arrived() -> bool:
-        async with ctx(running).db.engine.connect() as conn:
-            found = await find_merchant(conn, merchant_id)
-        return found is not None and found.agreement == agreement
-
-    await eventually(arrived, timeout=30)
 
 
 def merchant_headers(running: RunningPlatform, *merchant_ids: str) -> dict[str, str]:

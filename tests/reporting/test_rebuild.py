@@ -9,9 +9,9 @@ from typing import Any
 
 from onecard_events.checkpoint import Checkpoint
 from onecard_events.model import Position, RecordedEvent
-from onecard_events.subscription import Delivery
+from onecard_events.subscription import Delivery, ProjectionRunner
 from onecard_reporting.facts import load_snapshot
-from onecard_reporting.projection import BatchingRunner, DepthProjection
+from onecard_reporting.projection import DepthProjection
 from onecard_reporting.rebuild import rebuild
 from onecard_reporting.report import Filters, cross_region_rows, depth_rows, progress_rows
 
@@ -91,7 +91,7 @@ async def test_redelivery_changes_nothing(embedded: RunningPlatform) -> None:
 
     async def state(batches: list[list[Delivery]]) -> dict[str, Any]:
         projection = DepthProjection()
-        runner = BatchingRunner(projection, ListSource(batches), runtime.db)
+        runner = ProjectionRunner(projection, ListSource(batches), runtime.db)
         await runner.rebuild()
         await runner.start()
         while await runner.run_once():

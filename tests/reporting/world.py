@@ -1,14 +1,13 @@
 """A known world for the reporting tests: catalogue, card use and payouts, with hand-computed depth.
 
-The peer services' events are mirrored here as small models (their services are written in
-parallel); the catalogue uses the catalog's own event classes.
+Built from the producing services' own event classes, so these tests follow their contract.
 """
 
 from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar
+from typing import Any
 
 from onecard_catalog.domain.events import (
     ItemPublished,
@@ -20,11 +19,14 @@ from onecard_catalog.domain.events import (
     TerminalDeployed,
     VenueRegistered,
 )
+from onecard_disbursement.domain.events import PayeeSettled
 from onecard_events.model import DomainEvent, NewEvent
+from onecard_identity.domain.events import VerificationRecorded
+from onecard_payments.domain.events import PaymentDeclined, PaymentSettled
 from onecard_reporting.domain.events import PartnerCardUsed
 from onecard_reporting.domain.levels import local_year
 
-from tests.conftest import RunningPlatform, catalog_views_caught_up
+from tests.conftest import RunningPlatform, seed_catalog
 
 NOW = datetime.now(UTC)
 YEAR = local_year(NOW)
@@ -35,68 +37,6 @@ OURS = {LIBRARY, HOSPITAL, PENSION, SUPPORT, RETIRED}
 
 def at(delta: timedelta = timedelta()) -> str:
     return (NOW - delta).isoformat().replace("+00:00", "Z")
-
-
-class VerificationRecorded(DomainEvent):
-    event_type: ClassVar[str] = "onecard.identity.verification_recorded"
-    verification_id: str
-    venue_id: str
-    terminal_id: str
-    item_id: str
-    jurisdiction: str
-    method: str
-    verified: bool
-    reason: str | None = None
-    issuer_region: str
-    cross_region: bool
-    partner_region: str | None = None
-    holder_key: str | None = None
-    occurred_at: str
-
-
-class PaymentSettled(DomainEvent):
-    event_type: ClassVar[str] = "onecard.payments.payment_settled"
-    payment_id: str
-    bill_id: str
-    merchant_id: str
-    item_id: str
-    jurisdiction: str
-    method: str
-    amount_fen: int
-    payer_key: str | None
-    issuer_region: str | None
-    cross_region: bool
-    agreement_merchant: bool
-    settled_at: str
-
-
-class PaymentDeclined(DomainEvent):
-    event_type: ClassVar[str] = "onecard.payments.payment_declined"
-    payment_id: str
-    bill_id: str
-    merchant_id: str
-    item_id: str
-    jurisdiction: str
-    method: str
-    amount_fen: int
-    reason: str
-    declined_at: str
-
-
-class PayeeSettled(DomainEvent):
-    event_type: ClassVar[str] = "onecard.disbursement.payee_settled"
-    batch_id: str
-    program_id: str
-    item_id: str
-    jurisdiction: str
-    period: str
-    reference_id: str
-    beneficiary_key: str
-    channel: str
-    amount_fen: int
-    outcome: str
-    reason: str | None = None
-    settled_at: str
 
 
 def item(
@@ -263,7 +203,7 @@ def payee(
         channel=channel,
         amount_fen=10000,
         outcome=outcome,
-        reason=None if outcome == "paid" else "bank",
+        reason="" if outcome == "paid" else "bank",
         settled_at=at(timedelta(hours=hours)),
     )
 
@@ -306,26 +246,8 @@ async def record(running: RunningPlatform, service: str, events: list[DomainEven
             await runtime.store.append(conn, f"{service}-{uuid.uuid4().hex}", [NewEvent(event)])
 
 
-def aggregate_of(event: DomainEvent) -> str:
-    """The catalogue's stream for an event: one per item, terminal and merchant, as the catalog keeps
-    them (so that Kafka keeps their order: one stream, one key, one partition)."""
-    d = event.model_dump()
-    if "item" in d:
-        return f"item-{d['item']['item_id']}"
-    if "terminal_id" in d:
-        return f"terminal-{d['venue_id']}-{d['terminal_id']}"
-    for key in ("merchant_id", "venue_id", "item_id"):
-        if key in d:
-            return f"{key}-{d[key]}"
-    return uuid.uuid4().hex
-
-
 async def seed_catalogue(running: RunningPlatform, events: list[DomainEvent]) -> None:
-    catalog = running.runtime("catalog")
-    async with catalog.db.engine.begin() as conn:
-        for event in events:
-            await catalog.store.append(conn, f"test-{aggregate_of(event)}", [event], expected_version=None)
-    await catalog_views_caught_up(running)
+    await seed_catalog(running, *events)
 
 
 async def build_world(running: RunningPlatform) -> None:

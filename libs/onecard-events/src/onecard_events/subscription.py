@@ -172,7 +172,12 @@ class InvalidHandler(Protocol):
 
 
 class Projection(Protocol):
-    """Something that turns events into rows. `apply` runs inside the runner's transaction."""
+    """Something that turns events into rows. `apply` runs inside the runner's transaction.
+
+    A projection may also define `flush(conn)`, called once at the end of each batch before the
+    checkpoints are written (for set-based writes of what `apply` collected), and `discard()`,
+    called when the batch's transaction fails (to drop what it collected).
+    """
 
     name: str
 
@@ -223,22 +228,31 @@ class ProjectionRunner:
             return 0
         changed: dict[str, Checkpoint] = {}
         applied = 0
-        async with self.db.engine.begin() as conn:
-            for d in deliveries:
-                current = changed.get(d.source) or self.checkpoints.get(d.source, Checkpoint())
-                event = d.event
-                duplicate = event is None or (
-                    event.position != Position() and event.position <= current.position
-                )
-                if event is not None and not duplicate:
-                    if self.registry is not None:
-                        event = self.registry.upcast_record(event)
-                    await self.projection.apply(conn, event)
-                    applied += 1
-                    self.last_event_time = event.recorded_at.timestamp()
-                position = current.position if event is None else max(current.position, event.position)
-                changed[d.source] = Checkpoint(position, d.kafka_offset)
-            await save_checkpoints(conn, self.projection.name, changed)
+        flush = getattr(self.projection, "flush", None)
+        try:
+            async with self.db.engine.begin() as conn:
+                for d in deliveries:
+                    current = changed.get(d.source) or self.checkpoints.get(d.source, Checkpoint())
+                    event = d.event
+                    duplicate = event is None or (
+                        event.position != Position() and event.position <= current.position
+                    )
+                    if event is not None and not duplicate:
+                        if self.registry is not None:
+                            event = self.registry.upcast_record(event)
+                        await self.projection.apply(conn, event)
+                        applied += 1
+                        self.last_event_time = event.recorded_at.timestamp()
+                    position = current.position if event is None else max(current.position, event.position)
+                    changed[d.source] = Checkpoint(position, d.kafka_offset)
+                if flush is not None:
+                    await flush(conn)
+                await save_checkpoints(conn, self.projection.name, changed)
+        except BaseException:
+            discard = getattr(self.projection, "discard", None)
+            if discard is not None:
+                discard()
+            raise
         self.checkpoints.update(changed)
         self.applied += applied
         return applied

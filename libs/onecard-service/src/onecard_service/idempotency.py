@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 from onecard_events.model import utcnow
 from onecard_events.tables import idempotency_keys
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .problems import Problem, conflict
@@ -62,4 +62,23 @@ async def remember(
             response=orjson.dumps(body),
             created_at=utcnow(),
         )
+    )
+
+
+async def reserve(conn: AsyncConnection, scope: str, key: str, digest: str) -> None:
+    """Claim a key with no response yet, for an effect that spans two transactions (a payment
+    commits its start before the bank call and its outcome after). Until `complete`, a retry is
+    told the request is in progress."""
+    await conn.execute(
+        idempotency_keys.insert().values(
+            scope=scope, key=key, request_hash=digest, status_code=None, response=None, created_at=utcnow()
+        )
+    )
+
+
+async def complete(conn: AsyncConnection, scope: str, key: str, status_code: int, body: Any) -> None:
+    await conn.execute(
+        update(idempotency_keys)
+        .where(idempotency_keys.c.scope == scope, idempotency_keys.c.key == key)
+        .values(status_code=status_code, response=orjson.dumps(body))
     )

@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any
 
-import orjson
-from onecard_events.model import utcnow
-from onecard_events.tables import idempotency_keys
 from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -113,28 +109,4 @@ async def _add_to_day(
                 "refunded_fen": t.refunded_fen + statement.excluded.refunded_fen,
             },
         )
-    )
-
-
-# -- Idempotency-Key rows for requests whose effect spans two transactions ----------------------
-
-
-async def reserve_key(conn: AsyncConnection, scope: str, key: str, digest: str) -> None:
-    """Claim the key with no response yet: a retry meanwhile is told the request is in progress.
-
-    `onecard_service.idempotency.remember` covers single-transaction effects; a payment commits
-    its start before the bank call and its outcome after, so the key is claimed with the start.
-    """
-    await conn.execute(
-        idempotency_keys.insert().values(
-            scope=scope, key=key, request_hash=digest, status_code=None, response=None, created_at=utcnow()
-        )
-    )
-
-
-async def complete_key(conn: AsyncConnection, scope: str, key: str, status_code: int, body: Any) -> None:
-    await conn.execute(
-        update(idempotency_keys)
-        .where(idempotency_keys.c.scope == scope, idempotency_keys.c.key == key)
-        .values(status_code=status_code, response=orjson.dumps(body))
     )

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from onecard_events.subscription import ProjectionRunner
 from onecard_service.platform import Platform, ServiceRuntime
 
 from .domain.events import registry
 from .entrypoints.api import router
-from .projection import BatchingRunner, DepthProjection
+from .projection import DepthProjection
 from .state import DepthMetrics, ReportingState, TrackedSource
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -18,11 +19,11 @@ SOURCES = ("catalog", "identity", "payments", "disbursement", "reporting")
 
 def add_depth_projection(
     runtime: ServiceRuntime, batch_size: int = 5000
-) -> tuple[BatchingRunner, TrackedSource]:
+) -> tuple[ProjectionRunner, TrackedSource]:
     """Like `runtime.add_projection`, with a runner that writes each fetched batch set-based."""
     projection = DepthProjection()
     tracked = TrackedSource(runtime.platform.events_of(SOURCES, client_id=f"onecard-{projection.name}"))
-    runner = BatchingRunner(projection, tracked, runtime.db, batch_size=batch_size)
+    runner = ProjectionRunner(projection, tracked, runtime.db, batch_size=batch_size)
     runtime.projections.append(runner)
     runtime.add_worker(projection.name, runner.run)
     return runner, tracked

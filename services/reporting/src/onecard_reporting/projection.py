@@ -14,9 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from onecard_events.checkpoint import Checkpoint, save_checkpoints
-from onecard_events.model import Position, RecordedEvent
-from onecard_events.subscription import ProjectionRunner
+from onecard_events.model import RecordedEvent
 from sqlalchemy import Table, delete, func, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -362,45 +360,3 @@ async def _write_uses(conn: AsyncConnection, uses: dict[str, dict[str, Any]]) ->
         return
     for chunk in _chunks(rows):
         await conn.execute(_insert(conn, t.cross_region_uses).values(chunk).on_conflict_do_nothing())
-
-
-class BatchingRunner(ProjectionRunner):
-    """ProjectionRunner whose batch ends with the projection's `flush`, before the checkpoints.
-
-    Mirrors `ProjectionRunner.run_once` (the library has no end-of-batch hook yet).
-    """
-
-    projection: DepthProjection
-
-    async def run_once(self, timeout: float | None = None) -> int:
-        deliveries = await self.source.fetch(
-            self.batch_size, self.poll_timeout if timeout is None else timeout
-        )
-        if not deliveries:
-            return 0
-        changed: dict[str, Checkpoint] = {}
-        applied = 0
-        try:
-            async with self.db.engine.begin() as conn:
-                for d in deliveries:
-                    current = changed.get(d.source) or self.checkpoints.get(d.source, Checkpoint())
-                    event = d.event
-                    duplicate = event is None or (
-                        event.position != Position() and event.position <= current.position
-                    )
-                    if event is not None and not duplicate:
-                        if self.registry is not None:
-                            event = self.registry.upcast_record(event)
-                        await self.projection.apply(conn, event)
-                        applied += 1
-                        self.last_event_time = event.recorded_at.timestamp()
-                    position = current.position if event is None else max(current.position, event.position)
-                    changed[d.source] = Checkpoint(position, d.kafka_offset)
-                await self.projection.flush(conn)
-                await save_checkpoints(conn, self.projection.name, changed)
-        except BaseException:
-            self.projection.discard()
-            raise
-        self.checkpoints.update(changed)
-        self.applied += applied
-        return applied

@@ -14,6 +14,7 @@ from typing import Any
 
 from onecard_events.model import DomainEvent
 from onecard_events.store import ConcurrencyError
+from onecard_service import idempotency
 from onecard_service.auth import Principal
 from onecard_service.catalog_view import MerchantView, find_merchant
 from onecard_service.idempotency import request_hash
@@ -134,7 +135,7 @@ async def _start(
     try:
         async with ctx.db.engine.begin() as conn:
             if idem is not None:
-                await rows.reserve_key(conn, *idem)
+                await idempotency.reserve(conn, *idem)
             history, version = await ctx.store.load(conn, bill_stream(bill_id))
             bill = Bill.replay(bill_id, history)
             initiated = bill.initiate(
@@ -185,7 +186,7 @@ async def _record_outcome(
     reason = event.reason if isinstance(event, PaymentDeclined) else None
     reply: Reply = (201, payment_reply(event.payment_id, event.bill_id, _status_of(event), reason))
     if idem is not None:
-        await rows.complete_key(conn, idem[0], idem[1], *reply)
+        await idempotency.complete(conn, idem[0], idem[1], *reply)
     return reply
 
 
