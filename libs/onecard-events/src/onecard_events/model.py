@@ -48,11 +48,22 @@ START = Position(0, 0)
 
 @dataclass(frozen=True)
 class NewEvent:
-    """An event about to be appended: the domain event plus its id and metadata."""
+    """An event about to be appended: the domain event plus its id and metadata.
+
+    Give `event_id` when a retried command must not record twice (derive it from the command);
+    without one the event gets a fresh random id, which the store knows cannot be stored already.
+    """
 
     event: DomainEvent
-    event_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    event_id: str = ""
     metadata: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.event_id:
+            object.__setattr__(self, "event_id", str(uuid.uuid4()))
+            object.__setattr__(self, "fresh_id", True)
+
+    fresh_id: bool = field(default=False, compare=False)
 
 
 @dataclass(frozen=True)

@@ -95,6 +95,7 @@ class KafkaSource:
         self.client_id = client_id
         self.on_invalid = on_invalid
         self._consumer: AIOKafkaConsumer | None = None
+        self._next_offsets: dict[TopicPartition, int] = {}
 
     async def start(self, checkpoints: Mapping[str, Checkpoint]) -> None:
         consumer = AIOKafkaConsumer(
@@ -127,8 +128,10 @@ class KafkaSource:
             cp = checkpoints.get(f"{tp.topic}:{tp.partition}")
             if cp is not None and cp.kafka_offset is not None:
                 consumer.seek(tp, cp.kafka_offset + 1)
+                self._next_offsets[tp] = cp.kafka_offset + 1
             else:
                 await consumer.seek_to_beginning(tp)
+                self._next_offsets[tp] = 0
         self._consumer = consumer
 
     async def fetch(self, max_events: int, timeout: float) -> list[Delivery]:
@@ -137,6 +140,8 @@ class KafkaSource:
         out: list[Delivery] = []
         for tp, messages in polled.items():
             key = f"{tp.topic}:{tp.partition}"
+            if messages:
+                self._next_offsets[tp] = messages[-1].offset + 1
             for m in messages:
                 try:
                     event = from_kafka(m.key, m.value, m.headers)
@@ -154,10 +159,21 @@ class KafkaSource:
             self._consumer = None
 
     async def end_offsets(self) -> dict[str, int]:
-        """Next offset per partition (for lag figures)."""
+        """Next offset per partition, asked of the broker now."""
         assert self._consumer is not None
         ends = await self._consumer.end_offsets(list(self._consumer.assignment()))
         return {f"{tp.topic}:{tp.partition}": off for tp, off in ends.items()}
+
+    def lag(self) -> dict[tuple[str, int], int]:
+        """Messages not yet fetched per partition, from the broker's last reported high-water mark."""
+        if self._consumer is None:
+            return {}
+        out: dict[tuple[str, int], int] = {}
+        for tp in self._consumer.assignment():
+            high = self._consumer.highwater(tp)
+            if high is not None:
+                out[(tp.topic, tp.partition)] = max(0, high - self._next_offsets.get(tp, high))
+        return out
 
 
 class InvalidHandler(Protocol):
@@ -210,6 +226,9 @@ class ProjectionRunner:
         self.checkpoints: dict[str, Checkpoint] = {}
         self.last_event_time: float | None = None
         self.applied = 0
+        # When a fetch last found nothing new: the read model reflected every event up to then.
+        self.caught_up_at: float | None = None
+        self.created_at = time.time()
 
     async def start(self) -> None:
         async with self.db.engine.connect() as conn:
@@ -221,10 +240,12 @@ class ProjectionRunner:
 
     async def run_once(self, timeout: float | None = None) -> int:
         """Apply one fetched batch in one transaction; returns how many events had an effect."""
+        fetched_at = time.time()
         deliveries = await self.source.fetch(
             self.batch_size, self.poll_timeout if timeout is None else timeout
         )
         if not deliveries:
+            self.caught_up_at = fetched_at
             return 0
         changed: dict[str, Checkpoint] = {}
         applied = 0
@@ -277,6 +298,11 @@ class ProjectionRunner:
                     await _wait(stop, 1.0)
                 finally:
                     await self.stop()
+
+    def lag_seconds(self, now: float | None = None) -> float:
+        """How old the newest state this read model surely reflects is (before its first catch-up,
+        counted from the runner's creation)."""
+        return max(0.0, (now or time.time()) - (self.caught_up_at or self.created_at))
 
     async def rebuild(self) -> None:
         """Drop the read model and its checkpoints; the next start replays from the beginning."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -19,11 +19,13 @@ from onecard_events.kafka import KafkaPublisher, service_topic
 from onecard_events.migrations import upgrade
 from onecard_events.registry import EventRegistry
 from onecard_events.relay import Relay, RelayMetrics
-from onecard_events.store import EventStore
+from onecard_events.store import EventStore, StoreMetrics
 from onecard_events.subscription import EventSource, KafkaSource, Projection, ProjectionRunner, StoreLogSource
 from onecard_events.waiting import wait_or_stop
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 from sqlalchemy import text
 
 from .auth import ClientRevoked, RevocationList, TokenSigner, TokenVerifier, load_private_key, load_public_key
@@ -105,6 +107,32 @@ class Platform:
             await db.dispose()
 
 
+class _ProjectionLag(Collector):
+    """Projection and Kafka consumer lag of a service's runners, read at scrape time."""
+
+    def __init__(self, runtime: ServiceRuntime) -> None:
+        self.runtime = runtime
+
+    def collect(self) -> Iterable[Metric]:
+        seconds = GaugeMetricFamily(
+            "onecard_projection_lag_seconds",
+            "Age of the newest state a projection surely reflects",
+            labels=["projection"],
+        )
+        messages = GaugeMetricFamily(
+            "onecard_consumer_lag_messages",
+            "Messages a projection has not fetched yet, per topic partition",
+            labels=["topic", "partition", "consumer"],
+        )
+        for runner in self.runtime.projections:
+            name = runner.projection.name
+            seconds.add_metric([name], runner.lag_seconds())
+            if isinstance(runner.source, KafkaSource):
+                for (topic, partition), behind in runner.source.lag().items():
+                    messages.add_metric([topic, str(partition), name], behind)
+        return [seconds, messages]
+
+
 class ServiceRuntime:
     """One service: its database, store, HTTP app and background workers."""
 
@@ -117,6 +145,8 @@ class ServiceRuntime:
         self.db = platform.database(name)
         self.store = platform.store(name, registry)
         self.metrics = CollectorRegistry()
+        self.store.metrics = StoreMetrics(self.metrics, name)
+        self.metrics.register(_ProjectionLag(self))
         self.workers: list[tuple[str, Worker]] = []
         self.projections: list[ProjectionRunner] = []
         self.ready = False
@@ -127,10 +157,12 @@ class ServiceRuntime:
     def add_worker(self, name: str, worker: Worker) -> None:
         self.workers.append((name, worker))
 
-    def add_projection(self, projection: Projection, sources: Sequence[str]) -> ProjectionRunner:
-        """Feed `projection` (tables in this service's database) from other services' events."""
+    def add_projection(
+        self, projection: Projection, sources: Sequence[str], batch_size: int = 1000
+    ) -> ProjectionRunner:
+        """Feed `projection` (tables in this service's database) from services' events."""
         source = self.platform.events_of(sources, client_id=f"onecard-{projection.name}")
-        runner = ProjectionRunner(projection, source, self.db)
+        runner = ProjectionRunner(projection, source, self.db, batch_size=batch_size)
         self.projections.append(runner)
         self.add_worker(projection.name, runner.run)
         return runner

@@ -11,28 +11,21 @@ from onecard_service.platform import Platform, ServiceRuntime
 from .domain.events import registry
 from .entrypoints.api import router
 from .projection import DepthProjection
-from .state import DepthMetrics, ReportingState, TrackedSource
+from .state import DepthMetrics, ReportingState
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 SOURCES = ("catalog", "identity", "payments", "disbursement", "reporting")
 
 
-def add_depth_projection(
-    runtime: ServiceRuntime, batch_size: int = 5000
-) -> tuple[ProjectionRunner, TrackedSource]:
-    """Like `runtime.add_projection`, with a runner that writes each fetched batch set-based."""
-    projection = DepthProjection()
-    tracked = TrackedSource(runtime.platform.events_of(SOURCES, client_id=f"onecard-{projection.name}"))
-    runner = ProjectionRunner(projection, tracked, runtime.db, batch_size=batch_size)
-    runtime.projections.append(runner)
-    runtime.add_worker(projection.name, runner.run)
-    return runner, tracked
+def add_depth_projection(runtime: ServiceRuntime, batch_size: int = 5000) -> ProjectionRunner:
+    """The depth projection, fed in large batches (it writes each batch set-based)."""
+    return runtime.add_projection(DepthProjection(), SOURCES, batch_size=batch_size)
 
 
 def build(platform: Platform) -> ServiceRuntime:
     runtime = ServiceRuntime("reporting", platform, registry, MIGRATIONS)
-    runner, tracked = add_depth_projection(runtime)
-    state = ReportingState(runner, tracked, DepthMetrics(runtime.metrics))
+    runner = add_depth_projection(runtime)
+    state = ReportingState(runner, DepthMetrics(runtime.metrics))
     runtime.app.state.reporting = state
     runtime.app.include_router(router(state))
     runtime.add_worker("depth_snapshot", state.run)

@@ -17,8 +17,6 @@ from onecard_events.subscription import KafkaSource, ProjectionRunner, StoreLogS
 from onecard_service.platform import Platform, ServiceRuntime
 from onecard_service.settings import Settings
 
-from .state import TrackedSource
-
 
 def _next_offset(runner: ProjectionRunner, key: str) -> int:
     cp = runner.checkpoints.get(key)
@@ -27,7 +25,7 @@ def _next_offset(runner: ProjectionRunner, key: str) -> int:
 
 async def caught_up(runner: ProjectionRunner) -> bool:
     """Whether the runner has applied everything its sources hold right now."""
-    source = runner.source.inner if isinstance(runner.source, TrackedSource) else runner.source
+    source = runner.source
     if isinstance(source, KafkaSource):
         ends = await source.end_offsets()
         return all(_next_offset(runner, key) >= end for key, end in ends.items())

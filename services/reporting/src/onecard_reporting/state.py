@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
 from datetime import UTC, datetime
 
-from onecard_events.checkpoint import Checkpoint
-from onecard_events.subscription import Delivery, EventSource, ProjectionRunner
+from onecard_events.subscription import ProjectionRunner
 from onecard_events.waiting import wait_or_stop
 from prometheus_client import CollectorRegistry, Gauge
 
@@ -20,27 +18,6 @@ from .report import Filters, depth_rows
 LABELS = ["jurisdiction", "department", "item_id", "category"]
 
 
-class TrackedSource:
-    """An event source that remembers when it last found nothing new (it was caught up then)."""
-
-    def __init__(self, inner: EventSource) -> None:
-        self.inner = inner
-        self.caught_up_at: float | None = None
-
-    async def start(self, checkpoints: Mapping[str, Checkpoint]) -> None:
-        await self.inner.start(checkpoints)
-
-    async def fetch(self, max_events: int, timeout: float) -> list[Delivery]:
-        started = time.time()
-        found = await self.inner.fetch(max_events, timeout)
-        if not found:
-            self.caught_up_at = started
-        return found
-
-    async def stop(self) -> None:
-        await self.inner.stop()
-
-
 class DepthMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.level = Gauge("onecard_depth_level", "Achieved depth level", LABELS, registry=registry)
@@ -48,12 +25,6 @@ class DepthMetrics:
             "onecard_depth_ratio", "Depth ratio (identity, disbursement)", LABELS, registry=registry
         )
         self.planned = Gauge("onecard_depth_planned_level", "Planned depth level", LABELS, registry=registry)
-        self.lag = Gauge(
-            "onecard_projection_lag_seconds",
-            "Age of the newest state a projection reflects",
-            ["projection"],
-            registry=registry,
-        )
 
     def update(self, snap: Snapshot) -> None:
         for gauge in (self.level, self.ratio, self.planned):
@@ -71,9 +42,8 @@ class ReportingState:
     """Refreshes the snapshot whenever the projection applied something (and every few seconds,
     for the 30-day activity window and for replicas that are not the projection's leader)."""
 
-    def __init__(self, runner: ProjectionRunner, tracked: TrackedSource, metrics: DepthMetrics) -> None:
+    def __init__(self, runner: ProjectionRunner, metrics: DepthMetrics) -> None:
         self.runner = runner
-        self.tracked = tracked
         self.metrics = metrics
         self.started = time.time()
         self.snapshot: Snapshot | None = None
@@ -82,7 +52,7 @@ class ReportingState:
         self._lock = asyncio.Lock()
 
     def as_of(self) -> datetime:
-        return datetime.fromtimestamp(self.tracked.caught_up_at or self.started, UTC)
+        return datetime.fromtimestamp(self.runner.caught_up_at or self.started, UTC)
 
     def lag_seconds(self, as_of: datetime) -> float:
         return round(max(0.0, time.time() - as_of.timestamp()), 3)
@@ -109,6 +79,4 @@ class ReportingState:
         while not stop.is_set():
             if self.stale():
                 await self.refresh()
-            _, as_of = await self.current()
-            self.metrics.lag.labels(self.runner.projection.name).set(self.lag_seconds(as_of))
             await wait_or_stop(stop, 0.25)

@@ -26,6 +26,7 @@ from onecard_events.store import StreamAppend
 from onecard_events.subscription import KafkaSource
 from onecard_events.waiting import wait_or_stop
 from onecard_service.platform import ServiceRuntime
+from prometheus_client import Counter
 
 from ..domain.events import PartnerCardUsed, PartnerHotlistChanged
 from .schemas import problems
@@ -103,6 +104,15 @@ class PartnerInbound:
         }
         self.accepted = 0
         self.rejected = 0
+        self.dead_letters = Counter(
+            "onecard_dlq_events",
+            "Partner events sent to a dead-letter topic",
+            ["topic"],
+            registry=runtime.metrics,
+        )
+        for topic in self.regions:
+            # Start every series at 0 so the alert's increase() sees the first dead letter.
+            self.dead_letters.labels(topic + ".dlq")
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -159,3 +169,5 @@ class PartnerInbound:
             await save_checkpoints(conn, READER, changed)
         self.accepted += len(appends)
         self.rejected += len(dead)
+        for topic, *_ in dead:
+            self.dead_letters.labels(topic).inc()
