@@ -52,29 +52,29 @@ async def test_control_figures_refuse_submission(embedded: RunningPlatform) -> N
     assert (await submit(embedded, tight)).status_code == 202
 
 
-async def test_duplicates(embedded: RunningPlatform) -> None:
-    p, other = await program(embedded), await program(embedded)
-    first = await batch(embedded, p, [], count=2, total=200)
+async def test_duplicates(any_mode: RunningPlatform) -> None:
+    # PostgreSQL too: the set-based statements differ by dialect.
+    running = any_mode
+    p, other = await program(running), await program(running)
+    first = await batch(running, p, [], count=2, total=200)
     a = person(1, amount=100)
     repeat_ref = {**person(2, amount=100), "reference_id": a["reference_id"]}
     same_person = {**person(1, amount=100), "reference_id": uid("R")}
-    answer = await add(embedded, first, [a, repeat_ref, same_person])
+    answer = await add(running, first, [a, repeat_ref, same_person])
     assert answer["accepted"] == 1
     assert [r["reason"] for r in answer["rejected"]] == ["duplicate", "duplicate"]
     # Across batches: the reference anywhere, the person within the program and period.
-    second = await batch(embedded, p, [], count=5, total=500)
+    second = await batch(running, p, [], count=5, total=500)
     again = [
         {**person(3, amount=100), "reference_id": a["reference_id"]},
         {**person(1, amount=100), "reference_id": uid("R")},
     ]
-    answer = await add(embedded, second, again)
+    answer = await add(running, second, again)
     assert answer["accepted"] == 0 and {r["reason"] for r in answer["rejected"]} == {"duplicate"}
-    later = await batch(embedded, p, [], period="2025-07", count=1, total=100)
-    assert (await add(embedded, later, [{**person(1, amount=100), "reference_id": uid("R")}]))[
-        "accepted"
-    ] == 1
-    elsewhere = await batch(embedded, other, [], count=1, total=100)
-    assert (await add(embedded, elsewhere, [{**person(1, amount=100), "reference_id": uid("R")}]))[
+    later = await batch(running, p, [], period="2025-07", count=1, total=100)
+    assert (await add(running, later, [{**person(1, amount=100), "reference_id": uid("R")}]))["accepted"] == 1
+    elsewhere = await batch(running, other, [], count=1, total=100)
+    assert (await add(running, elsewhere, [{**person(1, amount=100), "reference_id": uid("R")}]))[
         "accepted"
     ] == 1
 
@@ -119,18 +119,20 @@ async def test_only_an_open_batch_takes_payees(embedded: RunningPlatform) -> Non
     assert (await submit(embedded, b)).status_code == 409
 
 
-async def test_bank_results_are_idempotent_and_unknowns_reported(embedded: RunningPlatform) -> None:
-    manual_bank(embedded)
-    p = await program(embedded)
+async def test_bank_results_are_idempotent_and_unknowns_reported(any_mode: RunningPlatform) -> None:
+    # PostgreSQL too: the set-based statements differ by dialect.
+    running = any_mode
+    manual_bank(running)
+    p = await program(running)
     rows = [person(i, amount=100) for i in range(3)]
-    b = await batch(embedded, p, rows)
-    await add(embedded, b, rows)
-    assert (await submit(embedded, b)).status_code == 202
+    b = await batch(running, p, rows)
+    await add(running, b, rows)
+    assert (await submit(running, b)).status_code == 202
     results = [{"reference_id": r["reference_id"], "status": "paid", "reason": ""} for r in rows[:2]]
 
     async def post(body: list[dict[str, str]]) -> httpx.Response:
-        return await embedded.client.post(
-            "/disbursement/v1/bank-results", json={"results": body}, headers=embedded.admin
+        return await running.client.post(
+            "/disbursement/v1/bank-results", json={"results": body}, headers=running.admin
         )
 
     first = (await post(results)).json()
@@ -139,35 +141,37 @@ async def test_bank_results_are_idempotent_and_unknowns_reported(embedded: Runni
     assert again["applied"] == 0 and again["unchanged"] == 2 and again["unknown"] == ["NOPE-1"]
     contradiction = (await post([{"reference_id": rows[0]["reference_id"], "status": "failed"}])).json()
     assert contradiction["conflicts"][0]["reason"] == "already_paid"
-    figures = await status(embedded, b)
+    figures = await status(running, b)
     assert (figures["paid"], figures["pending"], figures["status"]) == (2, 1, "submitted")
-    metrics = (await embedded.client.get("/disbursement/metrics")).text
+    metrics = (await running.client.get("/disbursement/metrics")).text
     assert "onecard_disbursement_unknown_results_total 1.0" in metrics
     await post([{"reference_id": rows[2]["reference_id"], "status": "failed", "reason": "account_closed"}])
-    done = await completed(embedded, b)
+    done = await completed(running, b)
     assert (done["paid"], done["failed"]) == (2, 1)
     # The bank's own statement says paid where its callback said failed: reconciliation shows it.
     recon = (
-        await embedded.client.get(f"/disbursement/v1/batches/{b}/reconciliation", headers=embedded.admin)
+        await running.client.get(f"/disbursement/v1/batches/{b}/reconciliation", headers=running.admin)
     ).json()
     checks = {m["check"] for m in recon["mismatches"]}
     assert recon["balanced"] is False and {"payee_vs_bank_results", "payee_vs_bank_statement"} <= checks
 
 
-async def test_returned_payment_can_be_reissued(embedded: RunningPlatform) -> None:
-    p = await program(embedded)
+async def test_returned_payment_can_be_reissued(any_mode: RunningPlatform) -> None:
+    # PostgreSQL too: the set-based statements differ by dialect.
+    running = any_mode
+    p = await program(running)
     returned = person(7, ref=uid("R") + "-RETURN", amount=500)
-    b1 = await batch(embedded, p, [returned])
-    await add(embedded, b1, [returned])
-    await submit(embedded, b1)
-    assert (await completed(embedded, b1))["returned"] == 1
+    b1 = await batch(running, p, [returned])
+    await add(running, b1, [returned])
+    await submit(running, b1)
+    assert (await completed(running, b1))["returned"] == 1
     reissue = person(7, amount=500)
-    b2 = await batch(embedded, p, [reissue])
-    assert (await add(embedded, b2, [reissue]))["accepted"] == 1
-    await submit(embedded, b2)
-    assert (await completed(embedded, b2))["paid"] == 1
-    b3 = await batch(embedded, p, [], count=1, total=500)
-    assert (await add(embedded, b3, [person(7, amount=500)]))["rejected"][0]["reason"] == "duplicate"
+    b2 = await batch(running, p, [reissue])
+    assert (await add(running, b2, [reissue]))["accepted"] == 1
+    await submit(running, b2)
+    assert (await completed(running, b2))["paid"] == 1
+    b3 = await batch(running, p, [], count=1, total=500)
+    assert (await add(running, b3, [person(7, amount=500)]))["rejected"][0]["reason"] == "duplicate"
 
 
 async def test_scope(embedded: RunningPlatform) -> None:

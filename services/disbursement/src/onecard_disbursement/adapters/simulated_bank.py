@@ -18,14 +18,19 @@ from dataclasses import dataclass
 from onecard_events.database import Database
 from onecard_events.model import utcnow
 from onecard_events.waiting import wait_or_stop
-from sqlalchemy import select, update
+from sqlalchemy import any_, bindparam, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from ..domain.settlement import Result
-from ..tables import insert_ignoring_duplicates, simbank_ledger
+from ..handlers.bulk import insert_columns, is_postgres
+from ..handlers.context import chunks
+from ..tables import simbank_ledger
 from ..waiting import wait_for_either
 from .bank import PaymentOrder, ResultSink
 
 log = logging.getLogger(__name__)
+# Ledger rows per transaction when an order is taken.
+SUBMIT_ROWS = 20_000
 
 
 @dataclass(frozen=True)
@@ -56,7 +61,8 @@ class SimulatedBankRules:
 @dataclass
 class SimulatedBankConfig:
     rules: SimulatedBankRules
-    chunk: int = 5000
+    # Results per call of the sink: one transaction each (the callback API takes up to 20,000).
+    chunk: int = 20_000
     pause_seconds: float = 0.0
     # False: record orders but post nothing (tests then play the bank through the HTTP callback).
     auto_post: bool = True
@@ -71,7 +77,7 @@ class SimulatedBankConfig:
         )
         return cls(
             rules=rules,
-            chunk=int(env.get("ONECARD_SIMBANK_CHUNK", "5000")),
+            chunk=int(env.get("ONECARD_SIMBANK_CHUNK", "20000")),
             pause_seconds=float(env.get("ONECARD_SIMBANK_PAUSE", "0")),
             auto_post=env.get("ONECARD_SIMBANK_AUTO_POST", "1") != "0",
         )
@@ -86,26 +92,25 @@ class SimulatedDisbursementBank:
 
     async def submit(self, order: PaymentOrder) -> None:
         now = utcnow()
-        rows = []
-        for i in order.instructions:
-            outcome, reason = self.config.rules.outcome(i.reference_id, i.amount_fen)
-            rows.append(
-                {
-                    "reference_id": i.reference_id,
-                    "batch_id": order.batch_id,
-                    "beneficiary_key": i.beneficiary_key,
-                    "amount_fen": i.amount_fen,
-                    "channel": i.channel,
-                    "outcome": outcome,
-                    "reason": reason,
-                    "posted": False,
-                    "created_at": now,
-                }
-            )
-        for start in range(0, len(rows), 10_000):
+        outcome = self.config.rules.outcome
+        decided = [outcome(i.reference_id, i.amount_fen) for i in order.instructions]
+        for start in range(0, len(decided), SUBMIT_ROWS):
+            part = order.instructions[start : start + SUBMIT_ROWS]
+            verdicts = decided[start : start + SUBMIT_ROWS]
             async with self.db.engine.begin() as conn:
-                await conn.execute(
-                    insert_ignoring_duplicates(conn, simbank_ledger), rows[start : start + 10_000]
+                await insert_columns(
+                    conn,
+                    simbank_ledger,
+                    {
+                        "reference_id": [i.reference_id for i in part],
+                        "beneficiary_key": [i.beneficiary_key for i in part],
+                        "amount_fen": [i.amount_fen for i in part],
+                        "channel": [i.channel for i in part],
+                        "outcome": [o for o, _ in verdicts],
+                        "reason": [r for _, r in verdicts],
+                    },
+                    {"batch_id": order.batch_id, "posted": False, "created_at": now},
+                    ignore_duplicates=True,
                 )
         self._wakeup.set()
 
@@ -135,9 +140,20 @@ class SimulatedDisbursementBank:
         await self.sink([Result(r.reference_id, r.outcome, r.reason) for r in rows])
         refs = [r.reference_id for r in rows]
         async with self.db.engine.begin() as conn:
-            await conn.execute(
-                update(simbank_ledger).where(simbank_ledger.c.reference_id.in_(refs)).values(posted=True)
-            )
+            if is_postgres(conn):
+                wanted = bindparam("refs", refs, type_=ARRAY(simbank_ledger.c.reference_id.type))
+                await conn.execute(
+                    update(simbank_ledger)
+                    .where(simbank_ledger.c.reference_id == any_(wanted))
+                    .values(posted=True)
+                )
+            else:
+                for part in chunks(refs):
+                    await conn.execute(
+                        update(simbank_ledger)
+                        .where(simbank_ledger.c.reference_id.in_(part))
+                        .values(posted=True)
+                    )
         return len(rows)
 
     async def run(self, stop: asyncio.Event) -> None:

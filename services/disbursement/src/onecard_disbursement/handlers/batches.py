@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime
 from typing import Any
 
 from onecard_events.model import NewEvent, utcnow
@@ -19,6 +18,7 @@ from ..domain.batch import OPEN, SUBMITTED, Batch, Figures
 from ..domain.events import AcceptedPayee, BatchCreated, BatchSubmitted, PayeesAccepted, batch_stream
 from ..domain.payees import MAX_AMOUNT_FEN, Candidate, Rejection, Room, admit, screen
 from ..tables import batches, claims, payees, programs
+from .bulk import existing, insert_columns
 from .context import Context, authorise, batch_row, batch_view, chunks, figures_values, once, to_batch
 
 # Kafka refuses messages over 1 MB by default; 2,000 payee rows make an event of about 300 kB.
@@ -119,20 +119,15 @@ async def add_payees(
 async def _admit(
     conn: AsyncConnection, row: Row[Any], candidates: Sequence[Candidate]
 ) -> tuple[list[Candidate], list[Rejection]]:
-    refs = [c.reference_id for c in candidates]
-    people = [c.beneficiary_key for c in candidates]
-    used: set[str] = set()
-    for part in chunks(refs):
-        query = select(payees.c.reference_id).where(payees.c.reference_id.in_(part))
-        used.update((await conn.execute(query)).scalars())
-    claimed: set[str] = set()
-    for part in chunks(people):
-        query = select(claims.c.beneficiary_key).where(
-            claims.c.program_id == row.program_id,
-            claims.c.period == row.period,
-            claims.c.beneficiary_key.in_(part),
-        )
-        claimed.update((await conn.execute(query)).scalars())
+    """Two set queries, whatever the size of the call: references used before, people claimed."""
+    used = await existing(conn, payees.c.reference_id, [c.reference_id for c in candidates])
+    claimed = await existing(
+        conn,
+        claims.c.beneficiary_key,
+        [c.beneficiary_key for c in candidates],
+        claims.c.program_id == row.program_id,
+        claims.c.period == row.period,
+    )
     f = to_batch(row).figures
     room = Room(row.control_count - f.accepted, row.control_total_fen - f.accepted_total_fen)
     return admit(candidates, used, claimed, room)
@@ -148,19 +143,37 @@ async def _record(
     """Payee rows, claims, counters and the payees_accepted events, all set-based."""
     if not accepted:
         return
-    now = utcnow()
-    await conn.execute(payees.insert(), [_payee_row(row, c, sealed[c.reference_id], now) for c in accepted])
-    await conn.execute(
-        claims.insert(),
-        [
-            {
-                "program_id": row.program_id,
-                "period": row.period,
-                "beneficiary_key": c.beneficiary_key,
-                "reference_id": c.reference_id,
-            }
-            for c in accepted
-        ],
+    refs = [c.reference_id for c in accepted]
+    people = [c.beneficiary_key for c in accepted]
+    kept = [sealed[ref] for ref in refs]
+    await insert_columns(
+        conn,
+        payees,
+        {
+            "reference_id": refs,
+            "beneficiary_key": people,
+            "channel": [c.channel for c in accepted],
+            "amount_fen": [c.amount_fen for c in accepted],
+            "ssn_masked": [s.ssn_masked for s in kept],
+            "card_no_masked": [s.card_no_masked for s in kept],
+            "name_masked": [s.name_masked for s in kept],
+            "account_sealed": [s.account_sealed for s in kept],
+        },
+        {
+            "batch_id": row.batch_id,
+            "program_id": row.program_id,
+            "period": row.period,
+            "status": "pending",
+            "reason": "",
+            "accepted_at": utcnow(),
+            "settled_at": None,
+        },
+    )
+    await insert_columns(
+        conn,
+        claims,
+        {"beneficiary_key": people, "reference_id": refs},
+        {"program_id": row.program_id, "period": row.period},
     )
     f = to_batch(row).figures
     total = sum(c.amount_fen for c in accepted)
@@ -185,23 +198,6 @@ async def _record(
         for part in chunks(accepted, PAYEES_PER_EVENT)
     ]
     await ctx.store.append_batch(conn, [StreamAppend(batch_stream(row.batch_id), events, None)])
-
-
-def _payee_row(batch: Row[Any], c: Candidate, s: Sealed, now: datetime) -> dict[str, Any]:
-    return {
-        "reference_id": c.reference_id,
-        "batch_id": batch.batch_id,
-        "program_id": batch.program_id,
-        "period": batch.period,
-        "beneficiary_key": c.beneficiary_key,
-        "channel": c.channel,
-        "amount_fen": c.amount_fen,
-        "status": "pending",
-        "reason": "",
-        **asdict(s),
-        "accepted_at": now,
-        "settled_at": None,
-    }
 
 
 async def submit_batch(ctx: Context, caller: Principal, batch_id: str, key: str | None) -> dict[str, Any]:

@@ -17,13 +17,15 @@ from typing import Any
 
 from onecard_events.model import NewEvent, utcnow
 from onecard_events.store import StreamAppend
-from sqlalchemy import Row, and_, bindparam, delete, select, update
+from sqlalchemy import Row, and_, any_, bindparam, delete, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.batch import COMPLETED, Figures
 from ..domain.events import BatchCompleted, PayeeSettled, batch_stream
 from ..domain.settlement import Change, PayeeState, Plan, Result, plan
-from ..tables import bank_results, batches, claims, insert_ignoring_duplicates, payees, unknown_results
+from ..tables import bank_results, batches, claims, payees, unknown_results
+from .bulk import insert_columns, is_postgres, unnest_sql
 from .context import Context, chunks, figures_values, rfc3339, to_batch
 
 log = logging.getLogger(__name__)
@@ -65,6 +67,13 @@ async def apply_results(ctx: Context, results: Sequence[Result]) -> dict[str, An
 
 
 async def _batches_of(conn: AsyncConnection, refs: Sequence[str]) -> list[str]:
+    # A payee never changes batch, so this may be read before the locks.
+    if not refs:
+        return []
+    if is_postgres(conn):
+        wanted = bindparam("refs", list(refs), type_=ARRAY(payees.c.reference_id.type))
+        query = select(payees.c.batch_id).where(payees.c.reference_id == any_(wanted)).distinct()
+        return sorted((await conn.execute(query)).scalars())
     found: set[str] = set()
     for part in chunks(refs):
         query = select(payees.c.batch_id).where(payees.c.reference_id.in_(part)).distinct()
@@ -94,6 +103,11 @@ async def _payee_rows(conn: AsyncConnection, refs: Sequence[str]) -> dict[str, R
         payees.c.status,
     ]
     rows: dict[str, Row[Any]] = {}
+    if is_postgres(conn):
+        wanted = bindparam("refs", list(refs), type_=ARRAY(payees.c.reference_id.type))
+        for r in await conn.execute(select(*columns).where(payees.c.reference_id == any_(wanted))):
+            rows[r.reference_id] = r
+        return rows
     for part in chunks(refs):
         for r in await conn.execute(select(*columns).where(payees.c.reference_id.in_(part))):
             rows[r.reference_id] = r
@@ -107,18 +121,25 @@ async def _record_results(
     unknown = set(decided.unknown)
     known = {(r.reference_id, r.status): r for r in results if r.reference_id not in unknown}
     if known:
-        await conn.execute(
-            insert_ignoring_duplicates(conn, bank_results),
-            [
-                {"reference_id": ref, "status": st, "reason": r.reason[:200], "received_at": now}
-                for (ref, st), r in known.items()
-            ],
+        await insert_columns(
+            conn,
+            bank_results,
+            {
+                "reference_id": [ref for ref, _ in known],
+                "status": [st for _, st in known],
+                "reason": [r.reason[:200] for r in known.values()],
+            },
+            {"received_at": now},
+            ignore_duplicates=True,
         )
-    strangers = {(r.reference_id[:200], r.status[:20]) for r in results if r.reference_id in unknown}
+    strangers = sorted({(r.reference_id[:200], r.status[:20]) for r in results if r.reference_id in unknown})
     if strangers:
-        await conn.execute(
-            insert_ignoring_duplicates(conn, unknown_results),
-            [{"reference_id": ref, "status": st, "received_at": now} for ref, st in strangers],
+        await insert_columns(
+            conn,
+            unknown_results,
+            {"reference_id": [ref for ref, _ in strangers], "status": [st for _, st in strangers]},
+            {"received_at": now},
+            ignore_duplicates=True,
         )
 
 
@@ -126,6 +147,12 @@ async def _settle(
     conn: AsyncConnection, changes: Sequence[Change], rows: dict[str, Row[Any]], now: datetime
 ) -> None:
     if not changes:
+        return
+    # A payee may move twice in one call (pending -> paid -> returned): its last change stands.
+    final = {c.reference_id: c for c in changes}
+    returned = [c for c in changes if c.outcome == "returned"]
+    if is_postgres(conn):
+        await _settle_postgres(conn, list(final.values()), returned, rows, now)
         return
     statement = (
         update(payees)
@@ -136,10 +163,9 @@ async def _settle(
         statement,
         [
             {"ref": c.reference_id, "new_status": c.outcome, "new_reason": c.reason[:200], "at": now}
-            for c in changes
+            for c in final.values()
         ],
     )
-    returned = [c for c in changes if c.outcome == "returned"]
     if returned:
         # A returned payment no longer counts as the person's payment for the period.
         release = delete(claims).where(
@@ -162,6 +188,50 @@ async def _settle(
                 for c in returned
             ],
         )
+
+
+async def _settle_postgres(
+    conn: AsyncConnection,
+    final: Sequence[Change],
+    returned: Sequence[Change],
+    rows: dict[str, Row[Any]],
+    now: datetime,
+) -> None:
+    """One UPDATE ... FROM unnest for the payees, one DELETE ... USING unnest for the claims."""
+    moved = unnest_sql(conn, payees, "u", {"ref": "reference_id", "st": "status", "rsn": "reason"})
+    await conn.execute(
+        text(
+            f"UPDATE payees SET status = u.st, reason = u.rsn, settled_at = :at "  # noqa: S608 (names only)
+            f"FROM {moved} WHERE payees.reference_id = u.ref"
+        ),
+        {
+            "ref": [c.reference_id for c in final],
+            "st": [c.outcome for c in final],
+            "rsn": [c.reason[:200] for c in final],
+            "at": now,
+        },
+    )
+    if not returned:
+        return
+    # A returned payment no longer counts as the person's payment for the period.
+    gone = unnest_sql(
+        conn,
+        claims,
+        "u",
+        {"p": "program_id", "per": "period", "k": "beneficiary_key", "ref": "reference_id"},
+    )
+    await conn.execute(
+        text(
+            f"DELETE FROM claims USING {gone} WHERE claims.program_id = u.p "  # noqa: S608 (names only)
+            "AND claims.period = u.per AND claims.beneficiary_key = u.k AND claims.reference_id = u.ref"
+        ),
+        {
+            "p": [rows[c.reference_id].program_id for c in returned],
+            "per": [rows[c.reference_id].period for c in returned],
+            "k": [rows[c.reference_id].beneficiary_key for c in returned],
+            "ref": [c.reference_id for c in returned],
+        },
+    )
 
 
 def _settled_events(
