@@ -54,9 +54,19 @@ class PersonalDataKeys:
         if len(master) < 32:
             raise ValueError("the personal-data master key must be at least 32 bytes")
         self._master = master
+        self._derived: dict[str, bytes] = {}
+        self._aead: AESGCM | None = None
 
     def _derive(self, purpose: str) -> bytes:
-        return hmac.new(self._master, purpose.encode(), hashlib.sha256).digest()
+        key = self._derived.get(purpose)
+        if key is None:
+            key = self._derived[purpose] = hmac.new(self._master, purpose.encode(), hashlib.sha256).digest()
+        return key
+
+    def _cipher(self) -> AESGCM:
+        if self._aead is None:
+            self._aead = AESGCM(self._derive("encrypt"))
+        return self._aead
 
     def keyed_hash(self, value: str, purpose: str = "lookup") -> str:
         """Deterministic, keyed: equal inputs compare equal, yet the value cannot be recovered."""
@@ -71,12 +81,12 @@ class PersonalDataKeys:
 
     def encrypt(self, plaintext: str, context: str) -> str:
         nonce = os.urandom(12)
-        sealed = AESGCM(self._derive("encrypt")).encrypt(nonce, plaintext.encode(), context.encode())
+        sealed = self._cipher().encrypt(nonce, plaintext.encode(), context.encode())
         return base64.urlsafe_b64encode(nonce + sealed).decode()
 
     def decrypt(self, token: str, context: str) -> str:
         raw = base64.urlsafe_b64decode(token.encode())
-        return AESGCM(self._derive("encrypt")).decrypt(raw[:12], raw[12:], context.encode()).decode()
+        return self._cipher().decrypt(raw[:12], raw[12:], context.encode()).decode()
 
 
 class RedactingFilter(logging.Filter):
