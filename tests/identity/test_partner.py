@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from onecard_identity.devtools import PartnerRegion
+from onecard_identity.domain.cards import card_subject
+from onecard_reporting.domain.events import PartnerHotlistChanged
 
-from tests.conftest import RunningPlatform
+from tests.conftest import RunningPlatform, eventually
 
 from .helpers import (
     identity_events,
@@ -100,3 +102,25 @@ async def test_partner_key_formats_and_errors(embedded: RunningPlatform) -> None
         headers=embedded.admin,
     )
     assert unknown_region.status_code == 404
+
+
+async def test_hotlist_from_reporting_partner_stream(embedded: RunningPlatform) -> None:
+    """A hotlist change reporting accepted from Sichuan's inbound stream reaches identity's hotlist:
+    the stream's card_key is the card subject, as in the partner's e-card codes."""
+    await seed_venue(embedded)
+    ssn = make_ssn(22, region="510104")
+    assert await outcome(await verify_physical(embedded, "S23456789", ssn, "李四", "510100")) == (True, None)
+    reporting = embedded.runtime("reporting")
+    change = PartnerHotlistChanged(
+        region="510000", card_key=card_subject("510000", "S23456789"), status="lost"
+    )
+    async with reporting.db.engine.begin() as conn:
+        await reporting.store.append(conn, "partner-hotlist-510000", [change], expected_version=None)
+
+    async def refused() -> bool:
+        response = await verify_physical(embedded, "S23456789", ssn, "李四", "510100")
+        return await outcome(response) == (False, "partner_hotlisted")
+
+    await eventually(refused)
+    other = await verify_physical(embedded, "S87654321", make_ssn(23, region="510104"), "赵六", "510100")
+    assert await outcome(other) == (True, None)

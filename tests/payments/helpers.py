@@ -8,13 +8,17 @@ from typing import Any
 from onecard_catalog.domain.events import MerchantJoinedAgreement, MerchantRegistered
 from onecard_events.tables import events
 from onecard_payments.adapters.simulated_bank import SimulatedCardBank
-from onecard_payments.adapters.simulated_ecard import SimulatedEcardWallet
 from onecard_payments.context import PaymentsContext
+from onecard_payments.domain import ecard_code as code_format
+from onecard_payments.tables import identity_cards, identity_signing_keys
 from onecard_service.auth import Principal
 from onecard_service.privacy import ssn_check_character
 from sqlalchemy import select
 
-from tests.conftest import RunningPlatform, seed_catalog, token_for
+from tests.conftest import RunningPlatform, eventually, seed_catalog, token_for
+
+# The services a test module runs when it pays by e-card: identity mints the codes.
+WITH_IDENTITY = ("catalog", "identity", "payments")
 
 ITEM = "500000:80"
 JURISDICTION = "500106"
@@ -45,19 +49,50 @@ def bank(running: RunningPlatform) -> SimulatedCardBank:
     return sim
 
 
-def wallet(running: RunningPlatform) -> SimulatedEcardWallet:
-    sim = ctx(running).ecard
-    assert isinstance(sim, SimulatedEcardWallet)
-    return sim
+async def register_ecard(running: RunningPlatform, seq: int = 321, issuer_region: str = "500103") -> str:
+    """Register card E<seq> with identity and issue its e-card; returns the card number."""
+    holder = {**card(seq, issuer_region), "card_no": f"E{seq:08d}"}
+    registered = await running.client.post("/identity/v1/cards", json=holder, headers=running.admin)
+    assert registered.status_code in (201, 409), registered.text
+    issued = await running.client.post(f"/identity/v1/cards/{holder['card_no']}/ecard", headers=running.admin)
+    assert issued.status_code in (200, 201), issued.text
+    return holder["card_no"]
 
 
-def ecard_code(running: RunningPlatform, seq: int = 321, issuer_region: str = "500103") -> str:
-    keys = running.platform.personal_data
-    return wallet(running).issue(
-        keys.keyed_hash(ssn(seq, region=issuer_region), "holder"),
-        issuer_region,
-        keys.keyed_hash(f"E{seq:08d}", "card-account"),
-    )
+async def mint(running: RunningPlatform, card_no: str) -> str:
+    """A dynamic code from identity's API, once payments' view knows the card and the key."""
+    minted = await running.client.post(f"/identity/v1/cards/{card_no}/qr", headers=running.admin)
+    assert minted.status_code in (200, 201), minted.text
+    qr = str(minted.json()["qr"])
+    await payments_knows(running, qr)
+    return qr
+
+
+async def payments_knows(running: RunningPlatform, qr: str) -> None:
+    """Wait until payments' identity view has the code's signing key and card (with its e-card)."""
+    code = code_format.parse(qr)
+    card_key = running.platform.personal_data.keyed_hash(code.sub, "card")
+
+    async def known() -> bool:
+        async with ctx(running).db.engine.connect() as conn:
+            key = (
+                await conn.execute(
+                    select(identity_signing_keys).where(
+                        identity_signing_keys.c.region == code.iss, identity_signing_keys.c.kid == code.kid
+                    )
+                )
+            ).first()
+            card_row = (
+                await conn.execute(select(identity_cards).where(identity_cards.c.card_key == card_key))
+            ).first()
+        return key is not None and card_row is not None and bool(card_row.ecard)
+
+    await eventually(known)
+
+
+async def ecard_code(running: RunningPlatform, seq: int = 321, issuer_region: str = "500103") -> str:
+    """An e-card code minted by identity for card E<seq> (registered and issued on first use)."""
+    return await mint(running, await register_ecard(running, seq, issuer_region))
 
 
 async def merchants(running: RunningPlatform, *, agreement: bool = True) -> str:

@@ -5,10 +5,16 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+import pytest
 from onecard_payments.domain.reconciliation import business_day
 
 from tests.conftest import RunningPlatform
-from tests.payments.helpers import card, ecard_code, events_of, key, merchants, open_bill, pay
+from tests.payments.helpers import WITH_IDENTITY, card, ecard_code, events_of, key, merchants, open_bill, pay
+
+
+@pytest.fixture
+def services_under_test() -> tuple[str, ...]:
+    return WITH_IDENTITY
 
 
 async def test_main_flow(any_mode: RunningPlatform) -> None:
@@ -16,12 +22,14 @@ async def test_main_flow(any_mode: RunningPlatform) -> None:
     merchant = await merchants(running, agreement=True)
 
     by_card = await pay(
-        running, await open_bill(running, merchant, 1500), {"method": "card_account", "card": card()}
-    )
+        running,
+        await open_bill(running, merchant, 1500),
+        {"method": "card_account", "card": card(issuer_region="510104")},
+    )  # a Sichuan card: cross-region
     assert by_card.status_code == 201, by_card.text
     assert by_card.json()["status"] == "settled" and by_card.json()["reason"] is None
 
-    qr = ecard_code(running, issuer_region="510104")  # a Sichuan card: cross-region
+    qr = await ecard_code(running)  # minted by identity for one of our cards
     by_ecard = await pay(running, await open_bill(running, merchant, 2500), {"method": "ecard", "qr": qr})
     assert by_ecard.status_code == 201, by_ecard.text
     assert by_ecard.json()["status"] == "settled"
@@ -53,11 +61,12 @@ async def test_main_flow(any_mode: RunningPlatform) -> None:
     }
     ecard = settled[by_ecard.json()["payment_id"]]
     assert (
-        ecard["method"] == "ecard" and ecard["cross_region"] is True and ecard["agreement_merchant"] is True
+        ecard["method"] == "ecard" and ecard["cross_region"] is False and ecard["agreement_merchant"] is True
     )
-    assert ecard["issuer_region"] == "510104" and ecard["payer_key"]
+    assert ecard["issuer_region"] == "500103" and ecard["payer_key"]
     paid_by_card = settled[payment_id]
-    assert paid_by_card["cross_region"] is False and paid_by_card["item_id"] == "500000:80"
+    assert paid_by_card["cross_region"] is True and paid_by_card["issuer_region"] == "510104"
+    assert paid_by_card["item_id"] == "500000:80"
     assert paid_by_card["jurisdiction"] == "500106"
     assert settled[other.json()["payment_id"]]["payer_key"] is None
     types = [e.event_type for e in events]

@@ -13,6 +13,7 @@ from onecard_service.auth import Principal
 
 from tests.conftest import RunningPlatform, token_for
 from tests.payments.helpers import (
+    WITH_IDENTITY,
     bank,
     card,
     ctx,
@@ -27,10 +28,15 @@ from tests.payments.helpers import (
 )
 
 
+@pytest.fixture
+def services_under_test() -> tuple[str, ...]:
+    return WITH_IDENTITY  # e-card codes come from identity
+
+
 async def test_ecard_needs_an_agreement_merchant(embedded: RunningPlatform) -> None:
     merchant = await merchants(embedded, agreement=False)
     bill = await open_bill(embedded, merchant)
-    refused = await pay(embedded, bill, {"method": "ecard", "qr": ecard_code(embedded)})
+    refused = await pay(embedded, bill, {"method": "ecard", "qr": await ecard_code(embedded)})
     assert refused.status_code == 422, refused.text
     assert refused.json()["errors"][0]["field"] == "method"
     # The card account works at any merchant of the catalogue (payment level 1).
@@ -66,7 +72,7 @@ async def test_declines(embedded: RunningPlatform) -> None:
         "reason": "invalid_ssn",
     }
 
-    code = ecard_code(embedded)
+    code = await ecard_code(embedded)
     assert (await pay(embedded, await open_bill(embedded, merchant), {"method": "ecard", "qr": code})).json()[
         "status"
     ] == "settled"

@@ -12,9 +12,11 @@ from onecard_service.platform import Platform, ServiceRuntime
 from .adapters.group_commit import GroupCommitter
 from .adapters.keys import KeyRing
 from .adapters.queries import purge_nonces
+from .adapters.venues import VenueTerminals
 from .context import Identity, VerificationMetrics
 from .domain.events import registry
 from .entrypoints.api import routes
+from .handlers.partners import PartnerHotlistProjection
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # Nonces are kept well past their code's expiry: an expired code is refused as expired anyway.
@@ -30,13 +32,16 @@ def build(platform: Platform) -> ServiceRuntime:
         personal_data=platform.personal_data,
         keys=KeyRing(runtime.db, platform.personal_data, settings.region),
         committer=GroupCommitter(runtime.db, runtime.store),
+        venues=VenueTerminals(runtime.db),
         metrics=VerificationMetrics(runtime.metrics),
         region=settings.region,
         partners=settings.partners,
     )
     runtime.app.state.identity = ctx
     runtime.app.include_router(routes(ctx))
-    runtime.keep_catalog_view()
+    ctx.venues.follow(runtime.keep_catalog_view())
+    # Partner hotlists arriving on the partners' inbound streams, as reporting accepted them.
+    runtime.add_projection(PartnerHotlistProjection(ctx), ["reporting"])
     runtime.add_worker("group-commit", ctx.committer.run)
     runtime.add_worker("nonce-purge", lambda stop: _purge_nonces(ctx, stop))
     return runtime

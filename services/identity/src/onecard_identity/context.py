@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry, Counter
 
 from .adapters.group_commit import GroupCommitter
 from .adapters.keys import KeyRing
+from .adapters.venues import VenueTerminals
 from .domain.events import VerificationRecorded
 
 
@@ -42,6 +43,7 @@ class Identity:
     personal_data: PersonalDataKeys
     keys: KeyRing
     committer: GroupCommitter
+    venues: VenueTerminals
     metrics: VerificationMetrics
     region: str
     partners: tuple[str, ...]

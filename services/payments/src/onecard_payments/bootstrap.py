@@ -6,8 +6,8 @@ from pathlib import Path
 
 from onecard_service.platform import Platform, ServiceRuntime
 
+from .adapters.identity_view import IdentityEcardReader, IdentityView
 from .adapters.simulated_bank import BankRules, SimulatedCardBank
-from .adapters.simulated_ecard import SimulatedEcardWallet
 from .config import PaymentsConfig
 from .context import PaymentMetrics, PaymentsContext
 from .domain.events import registry
@@ -20,14 +20,19 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 def build(platform: Platform) -> ServiceRuntime:
     runtime = ServiceRuntime("payments", platform, registry, MIGRATIONS)
     runtime.keep_catalog_view()
-    # The bank and the e-card wallet are the simulated adapters (see adapters/); a real bank
-    # client and identity's QR verification plug in here behind the same ports.
+    # Identity's cards and signing keys, from its events: e-card codes are checked and cards
+    # resolved without calling identity on the request path.
+    runtime.add_projection(IdentityView(), ["identity"])
+    reader = IdentityEcardReader(runtime.db, platform.personal_data, platform.settings.region)
+    # The bank is the simulated adapter (adapters/simulated_bank.py); a real bank client plugs in
+    # here behind the same port.
     ctx = PaymentsContext(
         db=runtime.db,
         store=runtime.store,
         keys=platform.personal_data,
         bank=SimulatedCardBank(runtime.db, BankRules.from_env()),
-        ecard=SimulatedEcardWallet(platform.personal_data, runtime.db),
+        ecard=reader,
+        cards=reader,
         config=PaymentsConfig.from_env(),
         metrics=PaymentMetrics(runtime.metrics),
     )

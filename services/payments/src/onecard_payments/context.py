@@ -10,7 +10,7 @@ from onecard_service.privacy import PersonalDataKeys
 from prometheus_client import CollectorRegistry, Counter
 
 from .config import PaymentsConfig
-from .domain.ports import CardBank, EcardCodeReader
+from .domain.ports import CardBank, CardDirectory, EcardCodeReader
 
 
 class PaymentMetrics:
@@ -30,5 +30,6 @@ class PaymentsContext:
     keys: PersonalDataKeys
     bank: CardBank
     ecard: EcardCodeReader
+    cards: CardDirectory
     config: PaymentsConfig
     metrics: PaymentMetrics

@@ -71,7 +71,7 @@ reconciliation = Table(
     Column("refunded_fen", BigInteger, nullable=False),
 )
 
-# -- the simulated bank's durable ledger and the simulated wallet's used codes ------------------
+# -- the simulated bank's durable ledger ---------------------------------------------------------
 
 simbank_ledger = Table(
     "simbank_ledger",
@@ -86,9 +86,35 @@ simbank_ledger = Table(
     Column("recorded_at", String(40), nullable=False),
 )
 
-ecard_codes_used = Table(
-    "ecard_codes_used",
+# -- payments' view of identity's cards and signing keys, and the e-card codes it consumed ---------
+
+identity_cards = Table(
+    "identity_cards",
     metadata,
-    Column("code_id", String(64), primary_key=True),
-    Column("used_at", String(40), nullable=False),
+    # identity's card key: keyed_hash(card subject, "card"); the subject is the code's `sub`.
+    Column("card_key", String(64), primary_key=True),
+    # keyed_hash(card_no, "card-account"), as card_account payments name the account; None for
+    # cards registered before identity recorded it.
+    Column("account_ref", String(64), nullable=True),
+    Column("holder_key", String(64), nullable=False),
+    Column("issuer_region", String(6), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("ecard", Boolean, nullable=False),
+)
+
+identity_signing_keys = Table(
+    "identity_signing_keys",
+    metadata,
+    Column("region", String(6), primary_key=True),
+    Column("kid", String(128), primary_key=True),
+    Column("public_key", String(100), nullable=False),
+)
+
+# One row per e-card code that paid (or was refused for its card): the primary key is what makes
+# a code usable once, written in the transaction that records the payment.
+ecard_nonces = Table(
+    "ecard_nonces",
+    metadata,
+    Column("nonce", String(200), primary_key=True),
+    Column("consumed_at", String(40), nullable=False),
 )

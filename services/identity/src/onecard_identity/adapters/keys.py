@@ -130,13 +130,20 @@ class KeyRing:
 
     # -- checking codes ------------------------------------------------------------------------
 
-    async def public_key(self, conn: AsyncConnection, region: str, kid: str) -> Ed25519PublicKey | None:
-        """On the caller's connection: on SQLite a second connection would wait for its lock."""
+    async def public_key(
+        self, region: str, kid: str, conn: AsyncConnection | None = None
+    ) -> Ed25519PublicKey | None:
+        """Cached; on a miss read on `conn` if given (on SQLite a second connection would wait for
+        the caller's lock), else on a connection of its own."""
         cached = self._public.get((region, kid))
         now = time.monotonic()
         if cached and now - cached[1] < (CACHE_SECONDS if cached[0] else MISS_SECONDS):
             return cached[0]
-        key = await self._load_public(conn, region, kid)
+        if conn is not None:
+            key = await self._load_public(conn, region, kid)
+        else:
+            async with self.db.engine.connect() as own:
+                key = await self._load_public(own, region, kid)
         self._public[(region, kid)] = (key, now)
         return key
 

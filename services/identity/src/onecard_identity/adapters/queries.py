@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -62,6 +62,24 @@ async def card_record(conn: AsyncConnection, card_key: str) -> CardRecord | None
     )
 
 
+async def card_records(conn: AsyncConnection, card_keys: Iterable[str]) -> dict[str, CardRecord]:
+    """Several cards in one round trip (a verification batch's cards)."""
+    query = select(
+        cards.c.card_key,
+        cards.c.issuer_region,
+        cards.c.status,
+        cards.c.ecard,
+        cards.c.ssn_hash,
+        cards.c.holder_key,
+    ).where(cards.c.card_key.in_(list(card_keys)))
+    return {
+        row.card_key: CardRecord(
+            row.card_key, row.issuer_region, row.status, bool(row.ecard), row.ssn_hash, row.holder_key
+        )
+        for row in await conn.execute(query)
+    }
+
+
 async def card_row(conn: AsyncConnection, card_key: str) -> Any:
     return (await conn.execute(select(cards).where(cards.c.card_key == card_key))).first()
 
@@ -74,12 +92,16 @@ async def update_card(conn: AsyncConnection, card_key: str, **values: Any) -> No
     await conn.execute(update(cards).where(cards.c.card_key == card_key).values(**values))
 
 
-async def hotlist_status(conn: AsyncConnection, region: str, card_key: str) -> str | None:
-    query = select(partner_hotlist.c.status).where(
-        partner_hotlist.c.region == region, partner_hotlist.c.card_key == card_key
+async def hotlist_statuses(
+    conn: AsyncConnection, entries: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], str]:
+    """The hotlist status of several (region, card key) pairs in one round trip."""
+    wanted = set(entries)
+    query = select(partner_hotlist.c.region, partner_hotlist.c.card_key, partner_hotlist.c.status).where(
+        partner_hotlist.c.card_key.in_({key for _, key in wanted})
     )
-    status = (await conn.execute(query)).scalar()
-    return str(status) if status is not None else None
+    found = {(row.region, row.card_key): str(row.status) for row in await conn.execute(query)}
+    return {pair: status for pair, status in found.items() if pair in wanted}
 
 
 async def set_hotlist(

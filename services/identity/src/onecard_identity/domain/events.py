@@ -25,6 +25,9 @@ class CardRegistered(DomainEvent):
     name_hash: str
     holder_key: str
     registered_at: str
+    # keyed_hash(card_no, "card-account"): how the bank (and payments) name the card's account.
+    # Optional: cards registered before it was added carry None.
+    account_ref: str | None = None
 
 
 @registry.register
@@ -41,6 +44,19 @@ class ECardIssued(DomainEvent):
     event_type: ClassVar[str] = "onecard.identity.ecard_issued"
     card_key: str
     issued_at: str
+
+
+@registry.register
+class SigningKeyPublished(DomainEvent):
+    """A public key of our region for e-card codes (stream `signing-key-<kid>`), so services that
+    accept codes (payments) can check them without calling identity. Recorded before the first
+    code signed with the key is handed out."""
+
+    event_type: ClassVar[str] = "onecard.identity.signing_key_published"
+    region: str
+    kid: str
+    public_key: str  # base64 of the 32 raw Ed25519 bytes, as GET /identity/v1/keys
+    published_at: str
 
 
 @registry.register

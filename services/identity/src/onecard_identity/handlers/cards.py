@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import secrets
+import uuid
+import weakref
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from onecard_events.store import NO_STREAM
+from onecard_events.model import NewEvent
+from onecard_events.store import NO_STREAM, ConcurrencyError
 from onecard_service.privacy import mask_card_no, mask_name, mask_ssn
 from onecard_service.problems import Problem, conflict, not_found
 
 from ..adapters import queries
+from ..adapters.keys import KeyRing, SigningKey, raw_public
 from ..context import Identity
 from ..domain.cards import Card, CardRuleBroken, Status, card_field_errors, card_subject, province_of
-from ..domain.events import CardRegistered
+from ..domain.events import CardRegistered, SigningKeyPublished
 from ..domain.qr import QR_TTL_SECONDS, QrClaims, sign_qr
 from .common import card_key, card_stream, own_province, rfc3339
 
@@ -82,6 +86,7 @@ async def register_card(ctx: Identity, card_no: str, ssn: str, name: str, issuer
         name_hash=pd.keyed_hash(name, "name"),
         holder_key=pd.keyed_hash(ssn, "holder"),
         registered_at=rfc3339(now),
+        account_ref=pd.keyed_hash(card_no, "card-account"),
     )
     row = {
         "card_key": key,
@@ -166,6 +171,7 @@ async def issue_code(ctx: Identity, card_no: str) -> Code:
     except CardRuleBroken as exc:
         raise conflict(str(exc)) from None
     signing = await ctx.keys.signing_key()
+    await _publish_key(ctx, signing)
     now = int(ctx.now().timestamp())
     claims = QrClaims(
         iss=province,
@@ -177,3 +183,31 @@ async def issue_code(ctx: Identity, card_no: str) -> Code:
     )
     expires = datetime.fromtimestamp(claims.exp, UTC)
     return Code(sign_qr(claims, signing.kid, signing.key), rfc3339(expires))
+
+
+# Kids whose SigningKeyPublished this process has seen stored, per key ring (one per service).
+_published: weakref.WeakKeyDictionary[KeyRing, set[str]] = weakref.WeakKeyDictionary()
+
+
+async def _publish_key(ctx: Identity, signing: SigningKey) -> None:
+    """Record the public key as an event before the first code signed with it leaves, so services
+    that accept codes (payments) learn it from identity's stream. Once per kid and process: the
+    deterministic event id makes a repeat (another replica, a restart) a no-op."""
+    done = _published.setdefault(ctx.keys, set())
+    if signing.kid in done:
+        return
+    event = SigningKeyPublished(
+        region=own_province(ctx),  # the `iss` of the codes it signs
+        kid=signing.kid,
+        public_key=raw_public(signing.key.public_key()),
+        published_at=rfc3339(ctx.now()),
+    )
+    event_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"onecard:identity:signing-key:{ctx.region}:{signing.kid}"))
+    try:
+        async with ctx.db.engine.begin() as conn:
+            await ctx.store.append(
+                conn, f"signing-key-{signing.kid}", [NewEvent(event, event_id=event_id)], NO_STREAM
+            )
+    except ConcurrencyError:
+        pass  # another replica recorded it at the same moment
+    done.add(signing.kid)

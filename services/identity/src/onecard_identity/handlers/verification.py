@@ -1,8 +1,10 @@
 """Verifying a card at a venue: the hot path.
 
-Reads happen on one pooled connection, released before the write; the write (event + nonce) goes
-through the group committer, so concurrent verifications share one transaction and each answer
-is given only once its record is durable.
+A verification makes no database round trip of its own: the venue and terminal come from a cache
+(adapters/venues.py), public keys from the key ring's cache, and everything that depends on the
+card's current status (our card's row, a partner's hotlist) is read by the group committer in the
+transaction that records the verification, for the whole batch at once (adapters/group_commit.py).
+So a card reported lost or cancelled is refused by the next batch, on this replica and every other.
 """
 
 from __future__ import annotations
@@ -12,9 +14,8 @@ from dataclasses import dataclass, replace
 
 from onecard_service.auth import Principal
 from onecard_service.problems import Problem, not_found
-from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..adapters import queries
+from ..adapters.group_commit import Decision, Reads
 from ..context import Identity
 from ..domain.cards import province_code
 from ..domain.qr import QrClaims, QrMalformed, parse_qr, signature_valid, time_refusal
@@ -61,18 +62,19 @@ async def verify(
 ) -> Verification:
     if not caller.may_use_venue(venue_id):
         raise Problem(403, "this client may not verify cards at that venue")
-    async with ctx.db.engine.connect() as conn:
-        where = await queries.venue_terminal(conn, venue_id, terminal_id)
-        if where is None:
-            raise not_found("venue", venue_id)
-        if method not in where.card_forms:
-            outcome = refused("no_terminal")
-        elif card is not None:
-            outcome = await _physical(ctx, conn, card)
-        else:
-            outcome = await _electronic(ctx, conn, qr or "")
-    event = recorded(str(uuid.uuid4()), where, method, outcome, rfc3339(ctx.now()))
-    final = await ctx.committer.submit(event, outcome.nonce, outcome.nonce_expires_at)
+    where = await ctx.venues.get(venue_id, terminal_id)
+    if where is None:
+        raise not_found("venue", venue_id)
+    if method not in where.card_forms:
+        decision = Decision(refused("no_terminal"))
+    elif card is not None:
+        decision = _physical(ctx, card)
+    else:
+        decision = await _electronic(ctx, qr or "")
+    verification_id, occurred_at = str(uuid.uuid4()), rfc3339(ctx.now())
+    final, outcome = await ctx.committer.submit(
+        decision, lambda outcome: recorded(verification_id, where, method, outcome, occurred_at)
+    )
     ctx.metrics.observe(final)
     person = outcome.person_key
     return Verification(
@@ -84,59 +86,73 @@ async def verify(
     )
 
 
-async def _physical(ctx: Identity, conn: AsyncConnection, card: CardRead) -> Outcome:
+def _physical(ctx: Identity, card: CardRead) -> Decision:
     reason = physical_format_refusal(card.card_no, card.ssn, card.issuer_region)
     if reason:
-        return refused(reason)
+        return Decision(refused(reason))
     pd = ctx.personal_data
     origin = origin_of(card.issuer_region, ctx.region, ctx.partners)
     region = card.issuer_region
     if origin.kind == "foreign":
-        return refused("unknown_issuer", issuer_region=region)
+        return Decision(refused("unknown_issuer", issuer_region=region))
     key = card_key(ctx, province_code(region), card.card_no)
     holder = pd.keyed_hash(card.ssn, "holder")
-    if origin.kind == "partner":
-        assert origin.partner_region is not None
-        status = await queries.hotlist_status(conn, origin.partner_region, key)
-        known = Outcome(True, None, region, origin.partner_region, holder, holder)
-        return _refusal_or(known, hotlist_refusal(status))
-    record = await queries.card_record(conn, key)
-    reason = own_card_refusal(record, pd.keyed_hash(card.ssn, "ssn"))
-    if record is None or reason in ("unknown_card", "ssn_mismatch"):
-        return refused(reason or "unknown_card", issuer_region=region)
-    known = Outcome(True, None, record.issuer_region, None, record.holder_key, record.holder_key)
-    return _refusal_or(known, reason)
+    partner = origin.partner_region
+    if partner is not None:
+        known = Outcome(True, None, region, partner, holder, holder)
+        return Decision(
+            hotlist=(partner, key),
+            decide=lambda reads: _refusal_or(known, hotlist_refusal(reads.hotlist.get((partner, key)))),
+        )
+    ssn_hash = pd.keyed_hash(card.ssn, "ssn")
+
+    def decide(reads: Reads) -> Outcome:
+        record = reads.cards.get(key)
+        reason = own_card_refusal(record, ssn_hash)
+        if record is None or reason in ("unknown_card", "ssn_mismatch"):
+            return refused(reason or "unknown_card", issuer_region=region)
+        known = Outcome(True, None, record.issuer_region, None, record.holder_key, record.holder_key)
+        return _refusal_or(known, reason)
+
+    return Decision(card_key=key, decide=decide)
 
 
-async def _electronic(ctx: Identity, conn: AsyncConnection, qr: str) -> Outcome:
+async def _electronic(ctx: Identity, qr: str) -> Decision:
     try:
         code = parse_qr(qr)
     except QrMalformed:
-        return refused("qr_malformed")
+        return Decision(refused("qr_malformed"))
     claims = code.claims
     origin = origin_of(claims.iss, ctx.region, ctx.partners)
     if origin.kind == "foreign" or province_code(claims.reg) != claims.iss:
         # A region signs only its own cards' codes.
-        return refused("qr_bad_signature", issuer_region=claims.reg)
-    public = await ctx.keys.public_key(conn, claims.iss, code.kid)
+        return Decision(refused("qr_bad_signature", issuer_region=claims.reg))
+    public = await ctx.keys.public_key(claims.iss, code.kid)
     if public is None or not signature_valid(code, public):
-        return refused("qr_bad_signature", issuer_region=claims.reg)
+        return Decision(refused("qr_bad_signature", issuer_region=claims.reg))
     expired = time_refusal(claims, int(ctx.now().timestamp()))
     if expired:
-        return refused(expired, issuer_region=claims.reg, partner_region=origin.partner_region)
+        return Decision(refused(expired, issuer_region=claims.reg, partner_region=origin.partner_region))
     key = ctx.personal_data.keyed_hash(claims.sub, "card")
-    if origin.kind == "partner":
-        assert origin.partner_region is not None
-        status = await queries.hotlist_status(conn, origin.partner_region, key)
+    partner = origin.partner_region
+    if partner is not None:
         # A partner's code names no person we know; the card key stands in for the holder.
-        known = Outcome(True, None, claims.reg, origin.partner_region, None, key)
-        return _spends(claims, _refusal_or(known, hotlist_refusal(status)))
-    record = await queries.card_record(conn, key)
-    reason = own_card_refusal(record, None)
-    if record is None:
-        return _spends(claims, refused("unknown_card", issuer_region=claims.reg))
-    known = Outcome(True, None, record.issuer_region, None, record.holder_key, record.holder_key)
-    return _spends(claims, _refusal_or(known, reason))
+        known = Outcome(True, None, claims.reg, partner, None, key)
+        return Decision(
+            hotlist=(partner, key),
+            decide=lambda reads: _spends(
+                claims, _refusal_or(known, hotlist_refusal(reads.hotlist.get((partner, key))))
+            ),
+        )
+
+    def decide(reads: Reads) -> Outcome:
+        record = reads.cards.get(key)
+        if record is None:
+            return _spends(claims, refused("unknown_card", issuer_region=claims.reg))
+        known = Outcome(True, None, record.issuer_region, None, record.holder_key, record.holder_key)
+        return _spends(claims, _refusal_or(known, own_card_refusal(record, None)))
+
+    return Decision(card_key=key, decide=decide)
 
 
 def _refusal_or(known: Outcome, reason: str | None) -> Outcome:

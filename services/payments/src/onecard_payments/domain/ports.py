@@ -1,4 +1,4 @@
-"""What the payments domain needs from the outside: the card bank and the e-card wallet.
+"""What the payments domain needs from the outside: the card bank and the e-card code reader.
 
 Both are protocols so the decision logic never knows whether it talks to a real bank or to the
 bundled simulation (`adapters/`).
@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
+
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 
 class BankOutcome(StrEnum):
@@ -41,19 +43,45 @@ class CardBank(Protocol):
 
 @dataclass(frozen=True)
 class EcardHolder:
-    """The payer behind an e-card code: pseudonymous key, issuing region, account reference."""
+    """The payer behind an e-card code: pseudonymous key, issuing region, account reference, and
+    the code's nonce, which the payment's transaction consumes (`EcardCodeReader.consume`)."""
 
     payer_key: str
     issuer_region: str
     account_ref: str
+    nonce: str
 
 
 @dataclass(frozen=True)
 class EcardRefusal:
-    reason: str  # qr_expired, qr_reused, qr_bad_signature, qr_malformed
+    # qr_malformed, qr_bad_signature, qr_expired; with a nonce (the code itself was good, so it
+    # still counts as used): unknown_card, card_lost, card_cancelled, no_ecard, no_card_account.
+    reason: str
+    nonce: str | None = None
+
+
+@dataclass(frozen=True)
+class CardState:
+    """Payments' view of one of our region's cards, projected from identity's events."""
+
+    status: str  # active, lost, cancelled
+    ecard: bool
 
 
 class EcardCodeReader(Protocol):
-    """Verifies a dynamic e-card code (signature, expiry, single use) and names its payer."""
+    """Verifies a dynamic e-card code (signature, expiry) and names its payer; single use is
+    `consume`, called in the transaction that records the payment."""
 
     async def read(self, qr: str) -> EcardHolder | EcardRefusal: ...
+
+    async def consume(self, conn: AsyncConnection, nonce: str) -> bool:
+        """Record the nonce as used; False when it was used before (a replay)."""
+        ...
+
+
+class CardDirectory(Protocol):
+    """Our region's cards as identity registered them (payments keeps a view of its events)."""
+
+    async def card_state(self, card_no: str, issuer_region: str) -> CardState | None:
+        """The status of one of our cards named by number (None: not one identity registered)."""
+        ...

@@ -9,7 +9,7 @@ in between leaves an initiated payment that `recovery` finishes by asking the ba
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from onecard_events.model import DomainEvent
@@ -54,6 +54,8 @@ class Attempt:
     account_ref: str | None
     agreement_merchant: bool
     refusal: str | None = None
+    # An e-card code's nonce: consumed in the transaction that records the payment.
+    nonce: str | None = None
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,9 @@ async def _prepare(ctx: PaymentsContext, cmd: PayCommand, merchant: MerchantView
         case PayByCard():
             if not ssn_is_valid(cmd.ssn):
                 return Attempt("card_account", Payer(), None, agreement, refusal="invalid_ssn")
+            card = await ctx.cards.card_state(cmd.card_no, cmd.issuer_region)
+            if card is not None and card.status in ("lost", "cancelled"):
+                return Attempt("card_account", Payer(), None, agreement, refusal=f"card_{card.status}")
             payer = Payer(
                 ctx.keys.keyed_hash(cmd.ssn, "holder"),
                 cmd.issuer_region,
@@ -118,11 +123,10 @@ async def _prepare(ctx: PaymentsContext, cmd: PayCommand, merchant: MerchantView
                 raise invalid("method", "e-card bill pull is only available at an e-card agreement merchant")
             holder = await ctx.ecard.read(cmd.qr)
             if isinstance(holder, EcardRefusal):
-                return Attempt("ecard", Payer(), None, agreement, refusal=holder.reason)
+                return Attempt("ecard", Payer(), None, agreement, refusal=holder.reason, nonce=holder.nonce)
             cross = is_cross_region(holder.issuer_region, merchant.jurisdiction)
-            return Attempt(
-                "ecard", Payer(holder.payer_key, holder.issuer_region, cross), holder.account_ref, agreement
-            )
+            payer = Payer(holder.payer_key, holder.issuer_region, cross)
+            return Attempt("ecard", payer, holder.account_ref, agreement, nonce=holder.nonce)
         case PayOther():
             return Attempt("other", Payer(), None, agreement)
 
@@ -131,11 +135,14 @@ async def _start(
     ctx: PaymentsContext, bill_id: str, attempt: Attempt, idem: tuple[str, str, str] | None
 ) -> Started:
     payment_id, at = new_id("pay"), now_rfc3339()
-    needs_bank = attempt.refusal is None and attempt.account_ref is not None
     try:
         async with ctx.db.engine.begin() as conn:
             if idem is not None:
                 await idempotency.reserve(conn, *idem)
+            if attempt.nonce is not None and not await ctx.ecard.consume(conn, attempt.nonce):
+                # Used before (a replayed code): whatever else was wrong, this is the reason.
+                attempt = replace(attempt, payer=Payer(), account_ref=None, refusal="qr_reused")
+            needs_bank = attempt.refusal is None and attempt.account_ref is not None
             history, version = await ctx.store.load(conn, bill_stream(bill_id))
             bill = Bill.replay(bill_id, history)
             initiated = bill.initiate(

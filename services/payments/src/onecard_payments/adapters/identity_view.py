@@ -1,0 +1,171 @@
+"""Identity's cards and signing keys as payments sees them, and the e-card code reader built on them.
+
+`IdentityView` is a projection fed by identity's events (`runtime.add_projection(.., ["identity"])`):
+card registered / status changed / e-card issued, and signing key published. It keeps only
+pseudonymous fields: identity's card key (a keyed hash of the card's public subject, the code's
+`sub`), the bank's account reference and the holder key, both keyed hashes.
+
+`IdentityEcardReader` checks a code in identity's format (docs/identity-qr.md) against that view:
+signature with our region's published key for the kid, expiry, then the card. Single use is
+`consume`, an insert into `ecard_nonces` in the payment's own transaction.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import time
+from collections.abc import Callable
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from onecard_events.database import Database
+from onecard_events.model import RecordedEvent, utcnow
+from onecard_service.privacy import PersonalDataKeys
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ..domain import ecard_code
+from ..domain.ports import CardState, EcardHolder, EcardRefusal
+from ..tables import ecard_nonces, identity_cards, identity_signing_keys
+
+
+def _insert(conn: AsyncConnection) -> Any:
+    return pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+
+
+class IdentityView:
+    """Keeps identity_cards and identity_signing_keys current from identity's events."""
+
+    name = "payments_identity_view"
+
+    async def apply(self, conn: AsyncConnection, event: RecordedEvent) -> None:
+        d = event.data
+        match event.event_type:
+            case "onecard.identity.card_registered":
+                row = {
+                    "card_key": d["card_key"],
+                    "account_ref": d.get("account_ref"),
+                    "holder_key": d["holder_key"],
+                    "issuer_region": d["issuer_region"],
+                    "status": "active",
+                    "ecard": False,
+                }
+                statement = _insert(conn)(identity_cards).values(**row)
+                # A re-delivered registration must not undo a later status change or e-card.
+                await conn.execute(statement.on_conflict_do_nothing(index_elements=["card_key"]))
+            case "onecard.identity.card_status_changed":
+                await conn.execute(
+                    update(identity_cards)
+                    .where(identity_cards.c.card_key == d["card_key"])
+                    .values(status=d["status"])
+                )
+            case "onecard.identity.ecard_issued":
+                await conn.execute(
+                    update(identity_cards)
+                    .where(identity_cards.c.card_key == d["card_key"])
+                    .values(ecard=True)
+                )
+            case "onecard.identity.signing_key_published":
+                row = {"region": d["region"], "kid": d["kid"], "public_key": d["public_key"]}
+                statement = _insert(conn)(identity_signing_keys).values(**row)
+                await conn.execute(
+                    statement.on_conflict_do_update(
+                        index_elements=["region", "kid"], set_={"public_key": row["public_key"]}
+                    )
+                )
+
+    async def reset(self, conn: AsyncConnection) -> None:
+        await conn.execute(delete(identity_cards))
+        await conn.execute(delete(identity_signing_keys))
+
+
+class IdentityEcardReader:
+    """Reads identity's e-card codes for bill pull; also answers card status for card_account."""
+
+    def __init__(
+        self,
+        db: Database,
+        keys: PersonalDataKeys,
+        region: str,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.db = db
+        self.keys = keys
+        self.province = ecard_code.province_code(region)
+        # Tests move it to check expiry.
+        self.clock = clock
+        self._public: dict[tuple[str, str], Ed25519PublicKey] = {}
+
+    def card_key(self, subject: str) -> str:
+        """Identity's key of a card: a keyed hash of its public subject."""
+        return self.keys.keyed_hash(subject, "card")
+
+    async def read(self, qr: str) -> EcardHolder | EcardRefusal:
+        try:
+            code = ecard_code.parse(qr)
+        except ecard_code.CodeMalformed:
+            return EcardRefusal("qr_malformed")
+        async with self.db.engine.connect() as conn:
+            # Only our region's codes: a partner's card has no account payments could pull from.
+            if code.iss != self.province or code.reg[:2] != code.iss[:2]:
+                return EcardRefusal("qr_bad_signature")
+            key = await self._public_key(conn, code.iss, code.kid)
+            if key is None or not ecard_code.signature_valid(code, key):
+                return EcardRefusal("qr_bad_signature")
+            if ecard_code.expired(code, int(self.clock())):
+                return EcardRefusal("qr_expired")
+            card = (
+                await conn.execute(
+                    select(identity_cards).where(identity_cards.c.card_key == self.card_key(code.sub))
+                )
+            ).first()
+        # From here on the code itself is good: it is consumed whatever the card's state.
+        if card is None:
+            return EcardRefusal("unknown_card", code.nonce)
+        if card.status in ("lost", "cancelled"):
+            return EcardRefusal(f"card_{card.status}", code.nonce)
+        if not card.ecard:
+            return EcardRefusal("no_ecard", code.nonce)
+        if card.account_ref is None:
+            return EcardRefusal("no_card_account", code.nonce)
+        return EcardHolder(card.holder_key, card.issuer_region, card.account_ref, code.nonce)
+
+    async def consume(self, conn: AsyncConnection, nonce: str) -> bool:
+        statement = _insert(conn)(ecard_nonces).values(nonce=nonce, consumed_at=utcnow().isoformat())
+        result = await conn.execute(statement.on_conflict_do_nothing(index_elements=["nonce"]))
+        return bool(result.rowcount)
+
+    async def card_state(self, card_no: str, issuer_region: str) -> CardState | None:
+        subject = ecard_code.card_subject(ecard_code.province_code(issuer_region), card_no)
+        async with self.db.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(identity_cards.c.status, identity_cards.c.ecard).where(
+                        identity_cards.c.card_key == self.card_key(subject)
+                    )
+                )
+            ).first()
+        return None if row is None else CardState(row.status, bool(row.ecard))
+
+    async def _public_key(self, conn: AsyncConnection, region: str, kid: str) -> Ed25519PublicKey | None:
+        cached = self._public.get((region, kid))
+        if cached is not None:
+            return cached
+        text = (
+            await conn.execute(
+                select(identity_signing_keys.c.public_key).where(
+                    identity_signing_keys.c.region == region, identity_signing_keys.c.kid == kid
+                )
+            )
+        ).scalar()
+        if text is None:
+            return None
+        try:
+            key = Ed25519PublicKey.from_public_bytes(base64.b64decode(text, validate=True))
+        except (ValueError, binascii.Error):
+            return None
+        self._public[(region, kid)] = key
+        return key
