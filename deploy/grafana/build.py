@@ -30,6 +30,8 @@ RULES = DEPLOY / "prometheus" / "rules" / "onecard-alerts.yaml"
 DS = {"type": "prometheus", "uid": "${datasource}"}
 JOB = 'job="onecard", namespace=~"$namespace"'
 RI = "$__rate_interval"
+# A partner region's inbound topic or its DLQ, behind any ONECARD_TOPIC_PREFIX (PromQL string).
+PARTNER_INBOUND = "(.+\\\\.)?partner\\\\.[^.]+\\\\.onecard\\\\.v1(\\\\.dlq)?"
 
 Json = dict[str, Any]
 
@@ -367,7 +369,8 @@ def platform() -> Json:
             "5xx ratio",
             [
                 target(
-                    f'sum(rate(onecard_http_requests_total{{{svc}, status=~"5.."}}[{RI}]))'
+                    # `or vector(0)`: a healthy platform has no 5xx series; show 0 %, not "No data".
+                    f'(sum(rate(onecard_http_requests_total{{{svc}, status=~"5.."}}[{RI}])) or vector(0))'
                     f" / sum(rate({req}[{RI}]))",
                     "5xx",
                 )
@@ -392,7 +395,8 @@ def platform() -> Json:
             "5xx ratio by service",
             [
                 target(
-                    f'sum by (service) (rate(onecard_http_requests_total{{{svc}, status=~"5.."}}[{RI}]))'
+                    f'(sum by (service) (rate(onecard_http_requests_total{{{svc}, status=~"5.."}}[{RI}]))'
+                    f" or 0 * sum by (service) (rate({req}[{RI}])))"
                     f" / sum by (service) (rate({req}[{RI}]))",
                     "{{service}}",
                 )
@@ -626,26 +630,11 @@ def card_use() -> Json:
             stack=True,
         ),
         timeseries(
-            "Partner inbound streams: unread messages",
-            [
-                target(
-                    f"sum by (consumer, topic) (max by (consumer, topic, partition) "
-                    f'(onecard_consumer_lag_messages{{{JOB}, topic=~"partner\\\\..*"}}))',
-                    "{{topic}} ({{consumer}})",
-                )
-            ],
-            "short",
-            description=(
-                "How far the platform is behind in reading what partner regions send "
-                "(partner.<region>.onecard.v1)."
-            ),
-        ),
-        timeseries(
             "Partner streams: dead-lettered inbound events",
             [
                 target(
                     f"sum by (topic) (increase(onecard_dlq_events_total{{"
-                    f'{JOB}, topic=~"partner\\\\..*"}}[{RI}]))',
+                    f'{JOB}, topic=~"{PARTNER_INBOUND}"}}[{RI}]))',
                     "{{topic}}",
                 )
             ],

@@ -7,7 +7,7 @@ extension `schemaversion`, and carry the W3C `traceparent` so a trace crosses Ka
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,8 +23,13 @@ def dataschema(event_type: str, version: int) -> str:
     return f"urn:onecard:schema:{event_type}:{version}"
 
 
-def to_kafka(record: RecordedEvent, source: str) -> tuple[bytes, bytes, Headers]:
-    """(key, value, headers) for a recorded event; the key is the aggregate (stream) id."""
+def to_kafka(
+    record: RecordedEvent, source: str, trace_context: Mapping[str, str] | None = None
+) -> tuple[bytes, bytes, Headers]:
+    """(key, value, headers) for a recorded event; the key is the aggregate (stream) id.
+
+    `trace_context` (W3C `traceparent`/`tracestate`, e.g. the relay's publish span) replaces the
+    trace context the event was stored with."""
     headers: Headers = [
         ("ce_specversion", SPEC_VERSION.encode()),
         ("ce_id", record.event_id.encode()),
@@ -38,8 +43,9 @@ def to_kafka(record: RecordedEvent, source: str) -> tuple[bytes, bytes, Headers]
         ("ce_streamversion", str(record.stream_version).encode()),
         ("content-type", b"application/json"),
     ]
+    carried = record.metadata if trace_context is None else trace_context
     for name in ("traceparent", "tracestate"):
-        if value := record.metadata.get(name):
+        if value := carried.get(name):
             headers.append((name, str(value).encode()))
     return record.stream_id.encode(), orjson.dumps(record.data), headers
 

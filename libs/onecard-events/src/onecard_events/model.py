@@ -52,6 +52,8 @@ class NewEvent:
 
     Give `event_id` when a retried command must not record twice (derive it from the command);
     without one the event gets a fresh random id, which the store knows cannot be stored already.
+    `fresh_id=True` with an `event_id` says the same of an id the caller just made (a new uuid4),
+    so the store skips its look-up of already stored ids for it.
     """
 
     event: DomainEvent

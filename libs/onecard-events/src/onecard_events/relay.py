@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import Callable
 
+from opentelemetry import propagate, trace
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from .checkpoint import Checkpoint, load_checkpoints, save_checkpoints
@@ -19,12 +20,13 @@ from .cloudevents import to_kafka
 from .kafka import KafkaPublisher
 from .leadership import leadership
 from .model import Position, RecordedEvent
-from .store import EventStore
+from .store import EventStore, tracing_enabled
 from .waiting import wait_or_stop as _wait
 
 log = logging.getLogger(__name__)
 READER = "relay"
 SOURCE = "kafka"
+_tracer = trace.get_tracer("onecard")
 
 
 class RelayMetrics:
@@ -82,7 +84,10 @@ class Relay:
         if self.metrics:
             self.metrics.backlog.set(len(batch))
         source = self.store.source
-        await self.publisher.publish([(self.topic_for(r), *to_kafka(r, source)) for r in batch])
+        if tracing_enabled():
+            await self._publish_traced(batch, source)
+        else:
+            await self.publisher.publish([(self.topic_for(r), *to_kafka(r, source)) for r in batch])
         last = batch[-1].position
         async with self.store.db.engine.begin() as conn:
             await save_checkpoints(conn, READER, {SOURCE: Checkpoint(last)})
@@ -93,6 +98,41 @@ class Relay:
             for record in batch:
                 self.metrics.latency.observe(max(0.0, now - record.recorded_at.timestamp()))
         return len(batch)
+
+    async def _publish_traced(self, batch: list[RecordedEvent], source: str) -> None:
+        """Publish with a PRODUCER span per event, a child of the trace context stored with the
+        event (its append), ended at the broker's ack; the message carries that span's context."""
+        spans: list[trace.Span] = []
+        messages = []
+        try:
+            for record in batch:
+                topic = self.topic_for(record)
+                span = _tracer.start_span(
+                    f"{topic} publish",
+                    context=propagate.extract(record.metadata),
+                    kind=trace.SpanKind.PRODUCER,
+                    attributes={
+                        "messaging.system": "kafka",
+                        "messaging.operation": "publish",
+                        "messaging.destination.name": topic,
+                        "messaging.message.id": record.event_id,
+                        "onecard.service": source,
+                        "onecard.event_type": record.event_type,
+                    },
+                )
+                spans.append(span)
+                carrier: dict[str, str] = {}
+                propagate.inject(carrier, context=trace.set_span_in_context(span))
+                messages.append((topic, *to_kafka(record, source, carrier)))
+            await self.publisher.publish(messages)
+        except BaseException as exc:
+            for span in spans:
+                span.record_exception(exc)
+                span.set_status(trace.StatusCode.ERROR)
+            raise
+        finally:
+            for span in spans:
+                span.end()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Publish until `stop` is set, as the single active relay of this store."""

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from opentelemetry import propagate
+from opentelemetry import propagate, trace
 from prometheus_client import CollectorRegistry, Histogram
-from sqlalchemy import func, literal_column, select, tuple_
+from sqlalchemy import String, any_, bindparam, func, literal_column, select, tuple_
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -53,6 +54,29 @@ def _trace_metadata() -> dict[str, str]:
     carrier: dict[str, str] = {}
     propagate.inject(carrier)
     return carrier
+
+
+_tracer = trace.get_tracer("onecard")
+
+
+def tracing_enabled() -> bool:
+    """False while no SDK tracer provider is installed: span work is skipped altogether then."""
+    return not isinstance(trace.get_tracer_provider(), (trace.NoOpTracerProvider, trace.ProxyTracerProvider))
+
+
+def _event_links(carriers: Sequence[Any]) -> list[trace.Link]:
+    """Links to the distinct trace contexts events carry in their own metadata (a batched writer,
+    such as a group commit, appends on behalf of several requests)."""
+    links: list[trace.Link] = []
+    seen: set[tuple[int, int]] = set()
+    for carrier in carriers:
+        if not carrier or "traceparent" not in carrier:
+            continue
+        ctx = trace.get_current_span(propagate.extract(carrier)).get_span_context()
+        if ctx.is_valid and (ctx.trace_id, ctx.span_id) not in seen:
+            seen.add((ctx.trace_id, ctx.span_id))
+            links.append(trace.Link(ctx))
+    return links
 
 
 class StoreMetrics:
@@ -99,7 +123,26 @@ class EventStore:
 
         Events whose id is already stored are skipped (a retried command is a no-op). A stream
         that is not at its expected version raises ConcurrencyError and nothing is written.
+
+        Traced as the span "eventstore.append" (a child of the caller's span); the events' stored
+        `traceparent` is that span's, unless an event brings its own in its metadata.
         """
+        if not tracing_enabled():
+            return await self._append_batch(conn, appends)
+        news = [e for a in appends for e in a.events]
+        with _tracer.start_as_current_span(
+            "eventstore.append",
+            kind=trace.SpanKind.INTERNAL,
+            attributes={"onecard.service": self.source, "onecard.events": len(news)},
+            links=_event_links([n.metadata for n in news if isinstance(n, NewEvent)]),
+        ) as span:
+            recorded = await self._append_batch(conn, appends)
+            span.set_attribute("onecard.events_written", len(recorded))
+            return recorded
+
+    async def _append_batch(
+        self, conn: AsyncConnection, appends: Sequence[StreamAppend]
+    ) -> list[RecordedEvent]:
         prepared = [(a, [_as_new(e) for e in a.events]) for a in appends]
         ids = [n.event_id for _, news in prepared for n in news]
         if not ids:
@@ -108,8 +151,12 @@ class EventStore:
         chosen = [n.event_id for _, news in prepared for n in news if not n.fresh_id]
         seen: set[str] = set()
         if chosen:
-            query = select(events.c.event_id).where(events.c.event_id.in_(chosen))
-            seen = set((await conn.execute(query)).scalars())
+            if self._postgres:
+                # One array parameter, not one per id: batches of tens of thousands stay one query.
+                match = events.c.event_id == any_(bindparam("ids", chosen, type_=ARRAY(String)))
+            else:
+                match = events.c.event_id.in_(chosen)
+            seen = set((await conn.execute(select(events.c.event_id).where(match))).scalars())
         trace = _trace_metadata()
         now = utcnow()
         rows: list[dict[str, Any]] = []

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from opentelemetry import propagate, trace
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .checkpoint import Checkpoint, delete_checkpoints, load_checkpoints, save_checkpoints
@@ -24,10 +25,11 @@ from .database import Database
 from .leadership import leadership
 from .model import Position, RecordedEvent
 from .registry import EventRegistry
-from .store import EventStore
+from .store import EventStore, tracing_enabled
 from .waiting import wait_or_stop as _wait
 
 log = logging.getLogger(__name__)
+_tracer = trace.get_tracer("onecard")
 
 
 @dataclass(frozen=True)
@@ -250,6 +252,7 @@ class ProjectionRunner:
         changed: dict[str, Checkpoint] = {}
         applied = 0
         flush = getattr(self.projection, "flush", None)
+        traced = tracing_enabled()
         try:
             async with self.db.engine.begin() as conn:
                 for d in deliveries:
@@ -261,7 +264,10 @@ class ProjectionRunner:
                     if event is not None and not duplicate:
                         if self.registry is not None:
                             event = self.registry.upcast_record(event)
-                        await self.projection.apply(conn, event)
+                        if traced:
+                            await self._apply_traced(conn, event, d.source)
+                        else:
+                            await self.projection.apply(conn, event)
                         applied += 1
                         self.last_event_time = event.recorded_at.timestamp()
                     position = current.position if event is None else max(current.position, event.position)
@@ -277,6 +283,23 @@ class ProjectionRunner:
         self.checkpoints.update(changed)
         self.applied += applied
         return applied
+
+    async def _apply_traced(self, conn: AsyncConnection, event: RecordedEvent, source: str) -> None:
+        """`apply` in a CONSUMER span, a child of the trace context the event carries (from Kafka,
+        the relay's publish span; from a store's log, its append)."""
+        with _tracer.start_as_current_span(
+            f"{self.projection.name} apply",
+            context=propagate.extract(event.metadata),
+            kind=trace.SpanKind.CONSUMER,
+            attributes={
+                "messaging.operation": "process",
+                "messaging.source.name": source,
+                "messaging.message.id": event.event_id,
+                "onecard.projection": self.projection.name,
+                "onecard.event_type": event.event_type,
+            },
+        ):
+            await self.projection.apply(conn, event)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Run until `stop` is set, as the single active runner of this projection."""

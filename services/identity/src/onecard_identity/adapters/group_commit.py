@@ -28,6 +28,7 @@ from typing import Any
 from onecard_events.database import Database
 from onecard_events.model import NewEvent
 from onecard_events.store import EventStore, StreamAppend
+from opentelemetry import propagate
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.events import VerificationRecorded
@@ -69,10 +70,18 @@ class Decision:
 Build = Callable[[Outcome], VerificationRecorded]
 
 
+def _trace_context() -> dict[str, str]:
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return carrier
+
+
 @dataclass
 class PendingWrite:
     decision: Decision
     build: Build
+    # The request's trace context: the flusher appends outside it, so the event carries it along.
+    trace: dict[str, str] = field(default_factory=_trace_context)
     done: asyncio.Future[tuple[VerificationRecorded, Outcome]] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
@@ -204,9 +213,9 @@ class GroupCommitter:
                     # store skips its look-up of already stored ids.
                     StreamAppend(
                         f"verification-{e.verification_id}",
-                        [NewEvent(e, event_id=e.verification_id, fresh_id=True)],
+                        [NewEvent(e, event_id=e.verification_id, metadata=pending.trace, fresh_id=True)],
                     )
-                    for e, _ in final
+                    for (e, _), (pending, _) in zip(final, decided, strict=True)
                 ],
             )
         return final
