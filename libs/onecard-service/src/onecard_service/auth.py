@@ -103,24 +103,41 @@ class RevocationList:
 
 
 class TokenVerifier:
+    CACHE_SIZE = 10_000
+    CACHE_SECONDS = 300.0
+
     def __init__(
         self, public_key: Ed25519PublicKey, revocations: RevocationList, admin_token: str | None
     ) -> None:
         self._key = public_key
         self.revocations = revocations
         self._admin_token = admin_token
+        self._verified: dict[str, tuple[Principal, float]] = {}
 
     def verify(self, token: str) -> Principal:
         if self._admin_token and hmac.compare_digest(token.encode(), self._admin_token.encode()):
             return ADMIN
+        # An Ed25519 check on every request of a venue's terminal is wasted work: remember tokens
+        # already verified for a while. Revocation is still checked on every request.
+        cached = self._verified.get(token)
+        if cached is not None and cached[1] > time.monotonic():
+            principal = cached[0]
+        else:
+            principal = self._decode(token)
+            if len(self._verified) >= self.CACHE_SIZE:
+                self._verified.clear()
+            self._verified[token] = (principal, time.monotonic() + self.CACHE_SECONDS)
+        if principal.client_id in self.revocations.revoked:
+            raise Problem(401, "the credential has been revoked")
+        return principal
+
+    def _decode(self, token: str) -> Principal:
         try:
             claims = jwt.decode(
                 token, self._key, algorithms=["EdDSA"], issuer=ISSUER, options={"require": ["sub"]}
             )
         except jwt.PyJWTError as exc:
             raise Problem(401, f"invalid token: {exc}") from None
-        if claims["sub"] in self.revocations.revoked:
-            raise Problem(401, "the credential has been revoked")
         role = claims.get("role")
         if role not in ROLES:
             raise Problem(401, "token carries no known role")

@@ -30,7 +30,7 @@ from sqlalchemy import text
 
 from .auth import ClientRevoked, RevocationList, TokenSigner, TokenVerifier, load_private_key, load_public_key
 from .catalog_view import CatalogViewProjection
-from .observability import HttpMetrics, configure_logging, tracer_provider
+from .observability import HttpMetrics, configure_logging, exporting_tracer_provider
 from .privacy import PersonalDataKeys
 from .problems import install_problem_handlers
 from .settings import Secrets, Settings, resolve_secrets
@@ -204,11 +204,11 @@ class ServiceRuntime:
         async def metrics() -> Response:
             return Response(generate_latest(self.metrics), media_type=CONTENT_TYPE_LATEST)
 
-        FastAPIInstrumentor.instrument_app(
-            app,
-            tracer_provider=tracer_provider(self.platform.settings.otlp_endpoint),
-            excluded_urls="healthz,readyz,metrics",
-        )
+        provider = exporting_tracer_provider(self.platform.settings.otlp_endpoint)
+        if provider is not None:
+            FastAPIInstrumentor.instrument_app(
+                app, tracer_provider=provider, excluded_urls="healthz,readyz,metrics"
+            )
         return app
 
     async def migrate(self) -> None:
