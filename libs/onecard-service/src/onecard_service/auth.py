@@ -11,7 +11,7 @@ from __future__ import annotations
 import hmac
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -166,7 +166,9 @@ def load_public_key(pem: bytes) -> Ed25519PublicKey:
     return key
 
 
-def principal(request: Request) -> Principal:
+# Dependencies are `async def` on purpose: FastAPI runs a plain `def` one in a worker thread,
+# a thread hop on every request.
+async def principal(request: Request) -> Principal:
     """FastAPI dependency: the authenticated caller (401 without a valid bearer token)."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
@@ -176,11 +178,11 @@ def principal(request: Request) -> Principal:
     return verifier.verify(token.strip())
 
 
-def require(*roles: str) -> Callable[[Principal], Principal]:
+def require(*roles: str) -> Callable[[Principal], Awaitable[Principal]]:
     """FastAPI dependency factory: the caller, who must hold one of `roles` (403 otherwise)."""
     allowed = frozenset(roles)
 
-    def check(caller: Annotated[Principal, Depends(principal)]) -> Principal:
+    async def check(caller: Annotated[Principal, Depends(principal)]) -> Principal:
         if caller.role not in allowed:
             raise Problem(403, f"role {caller.role!r} may not do this")
         return caller

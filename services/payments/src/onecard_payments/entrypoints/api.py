@@ -67,7 +67,7 @@ class RefundIn(_Body):
     amount_fen: Fen
 
 
-def _ctx(request: Request) -> PaymentsContext:
+async def _ctx(request: Request) -> PaymentsContext:
     ctx: PaymentsContext = request.app.state.payments
     return ctx
 
