@@ -9,8 +9,8 @@ from onecard_catalog.domain.events import MerchantJoinedAgreement, MerchantRegis
 from onecard_events.tables import events
 from onecard_payments.adapters.simulated_bank import SimulatedCardBank
 from onecard_payments.context import PaymentsContext
-from onecard_payments.domain import ecard_code as code_format
 from onecard_payments.tables import identity_cards, identity_signing_keys
+from onecard_service import ecard_code as code_format
 from onecard_service.auth import Principal
 from onecard_service.privacy import ssn_check_character
 from sqlalchemy import select
@@ -70,15 +70,16 @@ async def mint(running: RunningPlatform, card_no: str) -> str:
 
 async def payments_knows(running: RunningPlatform, qr: str) -> None:
     """Wait until payments' identity view has the code's signing key and card (with its e-card)."""
-    code = code_format.parse(qr)
-    card_key = running.platform.personal_data.keyed_hash(code.sub, "card")
+    code = code_format.parse_qr(qr)
+    card_key = running.platform.personal_data.keyed_hash(code.claims.sub, "card")
 
     async def known() -> bool:
         async with ctx(running).db.engine.connect() as conn:
             key = (
                 await conn.execute(
                     select(identity_signing_keys).where(
-                        identity_signing_keys.c.region == code.iss, identity_signing_keys.c.kid == code.kid
+                        identity_signing_keys.c.region == code.claims.iss,
+                        identity_signing_keys.c.kid == code.kid,
                     )
                 )
             ).first()

@@ -11,8 +11,8 @@ from datetime import timedelta
 
 import pytest
 from onecard_events.model import utcnow
-from onecard_payments.domain import ecard_code as code_format
 from onecard_payments.tables import identity_cards
+from onecard_service import ecard_code as code_format
 from sqlalchemy import select
 
 from tests.conftest import RunningPlatform, eventually

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from onecard_service.ecard_code import QR_TTL_SECONDS, QrClaims, sign_qr
 
 from .domain.cards import card_subject, province_code
-from .domain.qr import QR_TTL_SECONDS, QrClaims, sign_qr
 
 
 @dataclass

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from onecard_events.model import DomainEvent
+
+# The card reference and the province code belong to the e-card code format, shared with payments.
+from onecard_service.ecard_code import card_subject as card_subject
+from onecard_service.ecard_code import province_code as province_code
 from onecard_service.privacy import ssn_is_valid
 
 from .events import CardRegistered, CardStatusChanged, ECardIssued
@@ -40,21 +42,6 @@ def card_field_errors(card_no: str, ssn: str, name: str, issuer_region: str) -> 
 
 def province_of(region: str) -> str:
     return region[:2]
-
-
-def province_code(region: str) -> str:
-    """The province-level division code ("510000") that a partner region is known by."""
-    return region[:2] + "0000"
-
-
-def card_subject(province: str, card_no: str) -> str:
-    """The public, issuer-independent reference of a card, carried as `sub` in e-card codes.
-
-    Both regions compute it from the card number alone, so a partner's code and its hotlist meet
-    on the same key without the card number travelling in either (docs/identity-qr.md).
-    """
-    digest = hashlib.sha256(f"onecard-card/v1|{province}|{card_no.upper()}".encode()).digest()
-    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from typing import Any
 
 from onecard_events.model import NewEvent
 from onecard_events.store import NO_STREAM, ConcurrencyError
+from onecard_service.ecard_code import QR_TTL_SECONDS, QrClaims, sign_qr
 from onecard_service.privacy import mask_card_no, mask_name, mask_ssn
 from onecard_service.problems import Problem, conflict, not_found
 
@@ -19,7 +20,6 @@ from ..adapters.keys import KeyRing, SigningKey, raw_public
 from ..context import Identity
 from ..domain.cards import Card, CardRuleBroken, Status, card_field_errors, card_subject, province_of
 from ..domain.events import CardRegistered, SigningKeyPublished
-from ..domain.qr import QR_TTL_SECONDS, QrClaims, sign_qr
 from .common import card_key, card_stream, own_province, rfc3339
 
 

@@ -13,12 +13,12 @@ import uuid
 from dataclasses import dataclass, replace
 
 from onecard_service.auth import Principal
+from onecard_service.ecard_code import QrClaims, QrMalformed, parse_qr, signature_valid, time_refusal
 from onecard_service.problems import Problem, not_found
 
 from ..adapters.group_commit import Decision, Reads
 from ..context import Identity
 from ..domain.cards import province_code
-from ..domain.qr import QrClaims, QrMalformed, parse_qr, signature_valid, time_refusal
 from ..domain.verification import (
     Method,
     Outcome,

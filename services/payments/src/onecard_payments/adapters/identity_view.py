@@ -21,13 +21,13 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from onecard_events.database import Database
 from onecard_events.model import RecordedEvent, utcnow
+from onecard_service import ecard_code
 from onecard_service.privacy import PersonalDataKeys
 from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..domain import ecard_code
 from ..domain.ports import CardState, EcardHolder, EcardRefusal
 from ..tables import ecard_nonces, identity_cards, identity_signing_keys
 
@@ -105,21 +105,22 @@ class IdentityEcardReader:
 
     async def read(self, qr: str) -> EcardHolder | EcardRefusal:
         try:
-            code = ecard_code.parse(qr)
-        except ecard_code.CodeMalformed:
+            code = ecard_code.parse_qr(qr)
+        except ecard_code.QrMalformed:
             return EcardRefusal("qr_malformed")
         async with self.db.engine.connect() as conn:
             # Only our region's codes: a partner's card has no account payments could pull from.
-            if code.iss != self.province or code.reg[:2] != code.iss[:2]:
+            claims = code.claims
+            if claims.iss != self.province or claims.reg[:2] != claims.iss[:2]:
                 return EcardRefusal("qr_bad_signature")
-            key = await self._public_key(conn, code.iss, code.kid)
+            key = await self._public_key(conn, claims.iss, code.kid)
             if key is None or not ecard_code.signature_valid(code, key):
                 return EcardRefusal("qr_bad_signature")
-            if ecard_code.expired(code, int(self.clock())):
+            if ecard_code.time_refusal(claims, int(self.clock())) is not None:
                 return EcardRefusal("qr_expired")
             card = (
                 await conn.execute(
-                    select(identity_cards).where(identity_cards.c.card_key == self.card_key(code.sub))
+                    select(identity_cards).where(identity_cards.c.card_key == self.card_key(claims.sub))
                 )
             ).first()
         # From here on the code itself is good: it is consumed whatever the card's state.

@@ -2,13 +2,15 @@
 
 Format (docs/identity-qr.md): base64url(header) "." base64url(claims) "." base64url(signature), no
 padding; header {"alg":"EdDSA","typ":"onecard-qr","kid":...}; claims {iss, sub, reg, iat, exp, jti}.
-Any JOSE library of a partner region can produce and check it.
+Any JOSE library of a partner region can produce and check it. Identity mints and verifies codes,
+payments reads them for bill pull: both use this one definition of the format.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -31,7 +33,7 @@ class QrMalformed(ValueError):
 @dataclass(frozen=True)
 class QrClaims:
     iss: str  # the issuing region's province code, e.g. "500000", "510000"
-    sub: str  # cards.card_subject(iss, card_no)
+    sub: str  # card_subject(iss, card_no)
     reg: str  # the card's 6-digit issuer_region
     iat: int
     exp: int
@@ -54,6 +56,26 @@ class UnverifiedQr:
     claims: QrClaims
     signing_input: bytes
     signature: bytes
+
+    @property
+    def nonce(self) -> str:
+        """What single use is keyed on: a jti is unique per issuing region."""
+        return f"{self.claims.iss}:{self.claims.jti}"
+
+
+def province_code(region: str) -> str:
+    """The province-level division code ("510000") that a partner region is known by."""
+    return region[:2] + "0000"
+
+
+def card_subject(province: str, card_no: str) -> str:
+    """The public, issuer-independent reference of a card, carried as `sub` in e-card codes.
+
+    Both regions compute it from the card number alone, so a partner's code and its hotlist meet
+    on the same key without the card number travelling in either (docs/identity-qr.md).
+    """
+    digest = hashlib.sha256(f"onecard-card/v1|{province}|{card_no.upper()}".encode()).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
 def _b64(raw: bytes) -> str:
