@@ -10,48 +10,21 @@ hey) with --hey, which costs the server less CPU on a small machine.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import os
 import re
 import shutil
-import socket
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import httpx
+from _common import arguments, percentile
+
+from tests.support.processes import embedded_env, up
 
 TOKEN = "bench-admin-token-0123456789"
 PATH = "/catalog/v1/items?jurisdiction=500000"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_platform(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
-    onecard = Path(sys.executable).parent / "onecard"
-    env = {**os.environ, "ONECARD_ADMIN_TOKEN": TOKEN, "ONECARD_LOG_LEVEL": "WARNING"}
-    command = [str(onecard), "up", "--port", str(port), "--data-dir", str(data_dir)]
-    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-async def wait_ready(base: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    async with httpx.AsyncClient(base_url=base) as client:
-        while time.monotonic() < deadline:
-            try:
-                if (await client.get("/catalog/readyz")).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.2)
-    raise SystemExit(f"the platform at {base} did not become ready")
 
 
 async def worker(client: httpx.AsyncClient, until: float, latencies: list[float], errors: list[int]) -> None:
@@ -77,16 +50,12 @@ async def load(base: str, connections: int, seconds: float) -> None:
         elapsed = time.monotonic() - started
     latencies.sort()
 
-    def pct(p: float) -> float:
-        return latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000
-
     print(
         f"GET {PATH}: {connections} connections, {elapsed:.1f} s, "
         f"{len(latencies)} requests, {len(errors)} errors"
     )
-    print(
-        f"  {len(latencies) / elapsed:.0f} requests/s; latency p50 {pct(0.5):.1f} ms, p99 {pct(0.99):.1f} ms"
-    )
+    p50, p99 = percentile(latencies, 50) * 1000, percentile(latencies, 99) * 1000
+    print(f"  {len(latencies) / elapsed:.0f} requests/s; latency p50 {p50:.1f} ms, p99 {p99:.1f} ms")
 
 
 def load_with_hey(base: str, connections: int, seconds: float) -> None:
@@ -111,9 +80,7 @@ def load_with_hey(base: str, connections: int, seconds: float) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = arguments(__doc__)
     parser.add_argument("--url", help="a running platform (with ONECARD_ADMIN_TOKEN set to the bench token)")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=10)
@@ -129,16 +96,13 @@ def main() -> None:
     if args.url:
         run(args.url)
         return
-    port = free_port()
     with tempfile.TemporaryDirectory() as data_dir:
-        server = start_platform(Path(data_dir), port)
+        server = up(Path(data_dir), embedded_env(TOKEN))
         try:
-            base = f"http://127.0.0.1:{port}"
-            asyncio.run(wait_ready(base))
-            run(base)
+            asyncio.run(server.start())
+            run(server.url)
         finally:
-            server.terminate()
-            server.wait(timeout=30)
+            server.stop(timeout=30)
 
 
 if __name__ == "__main__":

@@ -10,41 +10,35 @@ bank (1 % failed, 1 % returned). Prints the time of each phase; the target is < 
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import os
-import sys
 import time
 import uuid
-from pathlib import Path
 
 import httpx
+from _common import arguments
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.disbursement.process import ServedDisbursement, create_program, item
-from tests.disbursement.support import person
+from tests.disbursement.support import batch_body, create_program, item
+from tests.support.catalogue import publish_catalog
+from tests.support.people import person
+from tests.support.processes import distributed_env, serve
 
 
 async def run(payees: int, chunk: int) -> None:
     pg, kafka = os.environ["ONECARD_TEST_DATABASE_URL"], os.environ["ONECARD_TEST_KAFKA_BOOTSTRAP"]
-    served = await ServedDisbursement.prepare(
+    env = await distributed_env(
         pg, kafka, ONECARD_SIMBANK_FAIL_PER_MILLE="10", ONECARD_SIMBANK_RETURN_PER_MILLE="10"
     )
+    served = serve("disbursement", env)
     await served.start()
     try:
-        async with httpx.AsyncClient(base_url=served.base, timeout=300, headers=served.headers) as client:
+        async with httpx.AsyncClient(base_url=served.url, timeout=300, headers=served.admin) as client:
             item_id = f"500155:BENCH{uuid.uuid4().hex[:6]}"
-            await served.publish_item(item(item_id))
-            program_id = await create_program(client, served.headers, item_id)
+            await publish_catalog(kafka, env["ONECARD_TOPIC_PREFIX"], item(item_id))
+            program_id = await create_program(client, served.admin, item_id)
             rows = [person(i, ref=f"{program_id}-{i:07d}", amount=10_000 + i % 5000) for i in range(payees)]
             batch_id = f"B-{uuid.uuid4().hex[:8]}"
-            body = {
-                "batch_id": batch_id,
-                "program_id": program_id,
-                "period": "2025-06",
-                "control_count": payees,
-                "control_total_fen": sum(r["amount_fen"] for r in rows),
-            }
+            body = batch_body(batch_id, program_id, rows)
             started = time.perf_counter()
             assert (await client.post("/disbursement/v1/batches", json=body)).status_code == 201
             for start in range(0, payees, chunk):
@@ -77,9 +71,7 @@ async def run(payees: int, chunk: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = arguments(__doc__)
     parser.add_argument("--payees", type=int, default=100_000)
     parser.add_argument("--chunk", type=int, default=20_000)
     args = parser.parse_args()

@@ -13,7 +13,6 @@ from a small asyncio client cycling through the cards; `--client python` forces 
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import os
@@ -27,64 +26,17 @@ import sys
 import tempfile
 import time
 import uuid
-from pathlib import Path
+from argparse import Namespace
 from typing import Any
 
 import httpx
-from onecard_service.privacy import ssn_check_character
-from onecard_service.settings import generate_token_keypair
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
+from _common import arguments
 
-ROOT = Path(__file__).resolve().parent.parent
-ONECARD = str(ROOT / ".venv" / "bin" / "onecard")
+from tests.support import people
+from tests.support.databases import create_database
+from tests.support.processes import ServiceGroup, create_platform_topics, serve, service_env
+
 VENUE, TERMINAL, ITEM = "bench-venue-1", "bench-t1", "500000:30"
-
-
-def ssn(serial: int) -> str:
-    first17 = f"50010619900101{serial % 1000:03d}"
-    return first17 + ssn_check_character(first17)
-
-
-def card_no(serial: int) -> str:
-    return f"B{serial:08d}"
-
-
-async def fresh_database(server_url: str) -> str:
-    name = f"bench_{uuid.uuid4().hex[:10]}"
-    engine = create_async_engine(server_url, isolation_level="AUTOCOMMIT")
-    async with engine.connect() as conn:
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    await engine.dispose()
-    return server_url.rpartition("/")[0] + "/" + name
-
-
-def service_env(database_url: str, kafka: str, admin_token: str) -> dict[str, str]:
-    private_pem, public_pem = generate_token_keypair()
-    return {
-        **os.environ,
-        "ONECARD_DATABASE_URL": database_url,
-        "ONECARD_KAFKA_BOOTSTRAP": kafka,
-        "ONECARD_TOPIC_PREFIX": f"bench{uuid.uuid4().hex[:8]}.",
-        "ONECARD_TOKEN_PRIVATE_KEY": private_pem.decode(),
-        "ONECARD_TOKEN_PUBLIC_KEY": public_pem.decode(),
-        "ONECARD_PII_KEY": secrets.token_hex(32),
-        "ONECARD_ADMIN_TOKEN": admin_token,
-        "ONECARD_LOG_LEVEL": "WARNING",
-    }
-
-
-async def wait_ready(base: str, seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    async with httpx.AsyncClient() as client:
-        while time.monotonic() < deadline:
-            try:
-                if (await client.get(base + "/readyz")).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            await asyncio.sleep(0.3)
-    raise SystemExit(f"{base} did not become ready")
 
 
 async def seed(catalog: str, identity: str, admin: dict[str, str], cards: int) -> dict[str, str]:
@@ -100,7 +52,7 @@ async def seed(catalog: str, identity: str, admin: dict[str, str], cards: int) -
         )
         registered.raise_for_status()
         for serial in range(cards):
-            body = {"card_no": card_no(serial), "ssn": ssn(serial), "name": "张三", "issuer_region": "500106"}
+            body = people.card(serial, prefix="B")
             (await client.post(f"{identity}/identity/v1/cards", json=body)).raise_for_status()
         venue_auth = {"Authorization": f"Bearer {registered.json()['token']}"}
         # The identity service learns the venue from the catalogue topic: wait for its view.
@@ -119,7 +71,7 @@ def request(serial: int) -> dict[str, Any]:
         "venue_id": VENUE,
         "terminal_id": TERMINAL,
         "method": "physical",
-        "card": {"card_no": card_no(serial), "ssn": ssn(serial), "name": "张三", "issuer_region": "500106"},
+        "card": people.card(serial, prefix="B"),
     }
 
 
@@ -204,31 +156,36 @@ def _hey(port: int, auth: str, connections: int, seconds: float, body_file: str)
     ).stdout  # fmt: skip
 
 
-def start_services(env: dict[str, str], port: int, profile_to: str | None) -> list[subprocess.Popen[bytes]]:
-    """Topics, then catalog on port+1 and identity on port (set-up before the event loop's load)."""
-    subprocess.run([ONECARD, "topics", "--partitions", "2"], env=env, check=True, stdout=subprocess.DEVNULL)
+def services(env: dict[str, str], port: int, profile_to: str | None) -> ServiceGroup:
+    """Identity on `port` (under cProfile with `profile_to`), catalog on port+1 (not started)."""
     profile = [sys.executable, "-m", "cProfile", "-o", profile_to] if profile_to else []
-    return [
-        subprocess.Popen(
-            [*(profile if name == "identity" else []), ONECARD, "serve", name, "--migrate", "--port", str(p)],
-            env=env,
-        )
-        for name, p in (("catalog", port + 1), ("identity", port))
-    ]
+    return ServiceGroup(
+        {
+            "catalog": serve("catalog", env, port=port + 1, inherit_output=True),
+            "identity": serve("identity", env, port=port, wrapper=profile, inherit_output=True),
+        },
+        env,
+    )
 
 
-async def main(args: argparse.Namespace) -> None:
+async def main(args: Namespace) -> None:
     pg = os.environ.get("ONECARD_TEST_DATABASE_URL")
     kafka = os.environ.get("ONECARD_TEST_KAFKA_BOOTSTRAP")
     if not pg or not kafka:
         raise SystemExit('run eval "$(bash deploy/local/servers.sh env)" first')
     admin_token = secrets.token_hex(16)
-    env = service_env(await fresh_database(pg), kafka, admin_token)
-    procs = start_services(env, args.port, args.profile)
+    env = service_env(
+        await create_database(pg, "bench"),
+        kafka,
+        admin_token=admin_token,
+        topic_prefix=f"bench{uuid.uuid4().hex[:8]}.",
+        private_key=True,
+    )
+    await create_platform_topics(env)
+    procs = services(env, args.port, args.profile)
     try:
-        catalog, identity = f"http://127.0.0.1:{args.port + 1}", f"http://127.0.0.1:{args.port}"
-        await wait_ready(catalog + "/catalog")
-        await wait_ready(identity + "/identity")
+        await procs.start(timeout=60)
+        catalog, identity = procs.base("catalog"), procs.base("identity")
         auth = await seed(catalog, identity, {"Authorization": f"Bearer {admin_token}"}, args.cards)
         await drive(args.port, auth["Authorization"], args.cards, args.connections, 2.0)  # warm-up
         print(f"identity: {args.connections} connections, {args.seconds:.0f} s, {os.cpu_count()} CPUs")
@@ -241,16 +198,11 @@ async def main(args: argparse.Namespace) -> None:
         results = await drive(args.port, auth["Authorization"], args.cards, args.connections, args.seconds)
         report(results, args.seconds)
     finally:
-        for proc in procs:
-            proc.send_signal(signal.SIGINT)
-        for proc in procs:
-            proc.wait(timeout=20)
+        procs.stop(timeout=20, sig=signal.SIGINT)
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = arguments(__doc__)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--cards", type=int, default=200)

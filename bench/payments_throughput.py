@@ -13,114 +13,37 @@ machine with the server and PostgreSQL: the figures are a lower bound.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import os
-import socket
-import subprocess
-import sys
 import time
 import uuid
-from pathlib import Path
 
 import httpx
-from onecard_events.cloudevents import to_kafka
-from onecard_events.database import open_database
-from onecard_events.kafka import KafkaPublisher, create_topics, platform_topics, service_topic
-from onecard_events.model import Position, RecordedEvent, utcnow
-from onecard_service.privacy import ssn_check_character
-from onecard_service.settings import generate_token_keypair
-from sqlalchemy import text
+from _common import arguments, percentile
+from onecard_catalog.domain.events import MerchantJoinedAgreement, MerchantRegistered
+
+from tests.support import people
+from tests.support.catalogue import publish_catalog
+from tests.support.processes import distributed_env, serve
+from tests.support.waiting import eventually
 
 TOKEN = "bench-admin-token-0123456789"
 HEADERS = {"Authorization": f"Bearer {TOKEN}"}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-async def fresh_database(pg_url: str) -> str:
-    name = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = open_database(pg_url, schema="public")
-    async with admin.engine.connect() as conn:
-        await conn.execution_options(isolation_level="AUTOCOMMIT")
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    await admin.dispose()
-    return f"{pg_url.rpartition('/')[0]}/{name}"
-
-
-async def seed_merchant(kafka: str, prefix: str, merchant_id: str) -> None:
-    events = [
-        (
-            "onecard.catalog.merchant_registered",
-            {"merchant_id": merchant_id, "name": "bench", "jurisdiction": "500106", "item_id": "500000:80"},
-        ),
-        ("onecard.catalog.merchant_joined_agreement", {"merchant_id": merchant_id}),
-    ]
-    publisher = KafkaPublisher(kafka, client_id="bench-seed")
-    await publisher.start()
-    try:
-        messages = []
-        for i, (event_type, data) in enumerate(events, start=1):
-            record = RecordedEvent(
-                str(uuid.uuid4()),
-                event_type,
-                1,
-                f"merchant-{merchant_id}",
-                i,
-                Position(0, i),
-                utcnow(),
-                data,
-                source="catalog",
-            )
-            messages.append((service_topic("catalog", prefix), *to_kafka(record, "catalog")))
-        await publisher.publish(messages)
-    finally:
-        await publisher.stop()
-
-
-def start_server(port: int, database_url: str, kafka: str, prefix: str) -> subprocess.Popen[bytes]:
-    _private, public = generate_token_keypair()
-    env = {
-        **os.environ,
-        "ONECARD_DATABASE_URL": database_url,
-        "ONECARD_KAFKA_BOOTSTRAP": kafka,
-        "ONECARD_TOPIC_PREFIX": prefix,
-        "ONECARD_TOKEN_PUBLIC_KEY": public.decode(),
-        "ONECARD_PII_KEY": os.urandom(32).hex(),
-        "ONECARD_ADMIN_TOKEN": TOKEN,
-        "ONECARD_LOG_LEVEL": "WARNING",
-    }
-    onecard = Path(sys.executable).parent / "onecard"
-    command = [str(onecard), "serve", "payments", "--migrate", "--port", str(port)]
-    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
 async def wait_for_merchant(base: str, merchant_id: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
+    """Until payments' catalogue view knows the merchant (a bill can be opened)."""
     async with httpx.AsyncClient(base_url=base, headers=HEADERS) as client:
-        while time.monotonic() < deadline:
-            try:
-                body = {"merchant_id": merchant_id, "bill_ref": uuid.uuid4().hex, "amount_fen": 1}
-                if (await client.post("/payments/v1/bills", json=body)).status_code == 201:
-                    return
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.2)
-    raise SystemExit("payments did not become ready with the merchant")
+
+        async def bill_opened() -> bool:
+            body = {"merchant_id": merchant_id, "bill_ref": uuid.uuid4().hex, "amount_fen": 1}
+            return (await client.post("/payments/v1/bills", json=body)).status_code == 201
+
+        await eventually(bill_opened, timeout, 0.2, what="payments ready with the merchant")
 
 
 def card(n: int) -> dict[str, str]:
-    first17 = f"500103{19700101 + n % 28:08d}{n % 1000:03d}"
-    return {
-        "card_no": f"B{n % 10**8:08d}",
-        "ssn": first17 + ssn_check_character(first17),
-        "name": "测试",
-        "issuer_region": "500103",
-    }
+    return people.card(n, "500103", prefix="B", name="测试", born=f"{19700101 + n % 28:08d}")
 
 
 async def worker(
@@ -152,12 +75,8 @@ async def worker(
         outcomes[status] = outcomes.get(status, 0) + 1
 
 
-def percentile(sorted_values: list[float], p: float) -> float:
-    return sorted_values[min(len(sorted_values) - 1, int(p / 100 * len(sorted_values)))]
-
-
 async def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = arguments(__doc__)
     p.add_argument("--connections", type=int, default=32)
     p.add_argument("--seconds", type=float, default=10)
     p.add_argument("--pg", default=os.environ.get("ONECARD_TEST_DATABASE_URL"))
@@ -165,17 +84,20 @@ async def main() -> None:
     args = p.parse_args()
     if not args.pg or not args.kafka:
         raise SystemExit('needs --pg and --kafka (or eval "$(bash deploy/local/servers.sh env)")')
-    prefix, merchant_id, port = (
-        f"bench_{uuid.uuid4().hex[:8]}.",
-        f"m-bench-{uuid.uuid4().hex[:6]}",
-        free_port(),
+    prefix, merchant_id = f"bench_{uuid.uuid4().hex[:8]}.", f"m-bench-{uuid.uuid4().hex[:6]}"
+    env = await distributed_env(
+        args.pg, args.kafka, database_prefix="bench", admin_token=TOKEN, topic_prefix=prefix
     )
-    database_url = await fresh_database(args.pg)
-    await create_topics(args.kafka, platform_topics(("510000",), 2, prefix))
-    await seed_merchant(args.kafka, prefix, merchant_id)
-    server = start_server(port, database_url, args.kafka, prefix)
-    base = f"http://127.0.0.1:{port}"
+    await publish_catalog(
+        args.kafka,
+        prefix,
+        MerchantRegistered(merchant_id=merchant_id, name="bench", jurisdiction="500106", item_id="500000:80"),
+        MerchantJoinedAgreement(merchant_id=merchant_id),
+    )
+    server = serve("payments", env)
+    base = server.url
     try:
+        await server.start()
         await wait_for_merchant(base, merchant_id)
         latencies: list[float] = []
         outcomes: dict[str, int] = {}
@@ -199,8 +121,7 @@ async def main() -> None:
                 f"p99 {percentile(latencies, 99) * 1000:.1f}  max {latencies[-1] * 1000:.1f}"
             )
     finally:
-        server.terminate()
-        server.wait(15)
+        server.stop(15)
 
 
 if __name__ == "__main__":

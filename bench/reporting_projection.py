@@ -11,28 +11,28 @@ batching runner. Prints events/s for the replay and p50/p99 of the depth endpoin
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import os
 import random
 import statistics
 import time
 import uuid
+from argparse import Namespace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
+from _common import arguments, percentile
 from onecard_events.cloudevents import Headers, dataschema
-from onecard_events.database import open_database
 from onecard_events.kafka import KafkaPublisher, create_topics, platform_topics, service_topic
 from onecard_events.model import Position
+from onecard_events.rebuild import caught_up
 from onecard_reporting.bootstrap import build
-from onecard_reporting.rebuild import caught_up
 from onecard_service.platform import Platform
-from onecard_service.settings import Settings, generate_token_keypair
-from sqlalchemy import text
+
+from tests.support.databases import create_database
+from tests.support.platform import distributed_settings
 
 DISTRICTS = ["500106", "500111", "500155", "500240", "500101", "500103", "500104", "500105"]
 ADMIN = "bench-admin-token-0123456789"
@@ -236,16 +236,6 @@ async def produce(bootstrap: str, prefix: str, world: World, events: int) -> int
     return sent
 
 
-async def fresh_database(pg_url: str) -> str:
-    name = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = open_database(pg_url, schema="public")
-    async with admin.engine.connect() as conn:
-        await conn.execution_options(isolation_level="AUTOCOMMIT")
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    await admin.dispose()
-    return pg_url.rpartition("/")[0] + "/" + name
-
-
 async def measure_depth(app: Any, requests: int) -> list[float]:
     headers = {"Authorization": f"Bearer {ADMIN}"}
     queries: list[dict[str, str]] = [
@@ -267,12 +257,7 @@ async def measure_depth(app: Any, requests: int) -> list[float]:
     return timings
 
 
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
-
-
-async def main(args: argparse.Namespace) -> None:
+async def main(args: Namespace) -> None:
     pg_url = args.database_url or os.environ["ONECARD_TEST_DATABASE_URL"]
     bootstrap = args.kafka or os.environ["ONECARD_TEST_KAFKA_BOOTSTRAP"]
     prefix = f"bench{uuid.uuid4().hex[:8]}."
@@ -282,17 +267,8 @@ async def main(args: argparse.Namespace) -> None:
     sent = await produce(bootstrap, prefix, world, args.events)
     print(f"produced {sent} events in {time.perf_counter() - started:.1f}s")
 
-    private_pem, public_pem = generate_token_keypair()
-    settings = Settings(
-        data_dir=Path("/nonexistent"),
-        database_url=await fresh_database(pg_url),
-        kafka_bootstrap=bootstrap,
-        admin_token=ADMIN,
-        token_private_key_pem=private_pem,
-        token_public_key_pem=public_pem,
-        pii_key=os.urandom(32),
-        topic_prefix=prefix,
-    )
+    database_url = await create_database(pg_url, "bench")
+    settings = distributed_settings(bootstrap, database_url, admin_token=ADMIN, topic_prefix=prefix)
     platform = Platform(settings)
     runtime = build(platform)
     await runtime.migrate()
@@ -329,9 +305,7 @@ async def main(args: argparse.Namespace) -> None:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = arguments(__doc__)
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--items", type=int, default=200)
     parser.add_argument("--venues", type=int, default=5000)

@@ -14,7 +14,13 @@ from onecard_events.model import START
 from onecard_service.auth import Principal
 from onecard_service.settings import Settings
 
-from tests.conftest import RunningPlatform, embedded_settings, start_platform, stop_platform, token_for
+from tests.support.platform import (
+    RunningPlatform,
+    embedded_settings,
+    start_platform,
+    stop_platform,
+    token_for,
+)
 
 V1 = "/catalog/v1"
 COUNTS = {"500000": 47, "500240": 38, "500111": 43, "500155": 160, "500106": 3}

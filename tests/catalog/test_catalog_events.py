@@ -18,13 +18,9 @@ from onecard_events.model import START
 from onecard_service.settings import Settings
 
 from tests.catalog.test_catalog_api import COUNTS, new_item, start_services, stop_services
-from tests.conftest import (
-    RunningPlatform,
-    create_database,
-    distributed_settings,
-    embedded_settings,
-    eventually,
-)
+from tests.support.databases import create_database
+from tests.support.platform import RunningPlatform, distributed_settings, embedded_settings
+from tests.support.waiting import eventually
 
 V1 = "/catalog/v1"
 OFFICIAL_ITEMS = sum(COUNTS.values())

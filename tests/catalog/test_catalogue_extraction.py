@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from onecard_catalog.catalogue_data import extract, loader
-from onecard_catalog.catalogue_data._model import ExtractionError, Row, apply_corrections
-from onecard_catalog.catalogue_data._seeds import liangping_categories
+from onecard_catalog.adapters.catalogue_data import extract, loader
+from onecard_catalog.adapters.catalogue_data._model import ExtractionError, Row, apply_corrections
+from onecard_catalog.adapters.catalogue_data._seeds import liangping_categories
 
 ALL_ITEMS = loader.load_all_items()
 BY_ID = {item["item_id"]: item for item in ALL_ITEMS}
@@ -485,10 +485,13 @@ def test_the_corrections_are_needed() -> None:
 # --------------------------------------------------------------------------- reproducibility
 
 
+EXTRACT = "onecard_catalog.adapters.catalogue_data.extract"
+
+
 @needs_seeds
 def test_fresh_extraction_reproduces_the_committed_files() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "onecard_catalog.catalogue_data.extract", "--check", "--seeds", str(SEEDS)],
+        [sys.executable, "-m", EXTRACT, "--check", "--seeds", str(SEEDS)],
         capture_output=True,
         text=True,
         check=False,

@@ -1,4 +1,5 @@
-"""Shared helpers for the disbursement tests: people, items, programs and batches."""
+"""Shared helpers for the disbursement tests (and bench/disbursement_batch.py): items, programs
+and batches, in process or against `onecard serve disbursement` over HTTP."""
 
 from __future__ import annotations
 
@@ -7,31 +8,12 @@ from typing import Any
 
 import httpx
 from onecard_catalog.domain.events import ItemPublished, ItemRetired
-from onecard_service.privacy import ssn_check_character
 
-from tests.conftest import RunningPlatform, eventually, seed_catalog
+from tests.support.catalogue import seed_catalog
+from tests.support.platform import RunningPlatform
+from tests.support.waiting import eventually
 
 DEPARTMENT = "梁平区人力社保局"
-
-
-def ssn(i: int) -> str:
-    first17 = (
-        f"500155{1950 + i // 336_000}{1 + (i // 28_000) % 12:02d}{1 + (i // 1000) % 28:02d}{i % 1000:03d}"
-    )
-    return first17 + ssn_check_character(first17)
-
-
-def person(
-    i: int, *, ref: str | None = None, amount: int = 10_000, channel: str = "card_account"
-) -> dict[str, Any]:
-    return {
-        "reference_id": ref or f"R{uuid.uuid4().hex[:12]}",
-        "ssn": ssn(i),
-        "card_no": f"C{i:08d}",
-        "name": f"王小明{i}",
-        "amount_fen": amount,
-        "channel": channel,
-    }
 
 
 def item(item_id: str, *, categories: list[str] | None = None, jurisdiction: str = "500155") -> ItemPublished:
@@ -61,36 +43,62 @@ def uid(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
+def program_body(program_id: str, item_id: str) -> dict[str, str]:
+    return {"program_id": program_id, "item_id": item_id, "name": "养老金", "jurisdiction": "500155"}
+
+
 async def program(running: RunningPlatform, *, item_id: str | None = None) -> str:
     item_id = item_id or uid("500155:A")
     await publish(running, item(item_id))
     program_id = uid("P")
     response = await running.client.post(
-        "/disbursement/v1/programs",
-        json={"program_id": program_id, "item_id": item_id, "name": "养老金", "jurisdiction": "500155"},
-        headers=running.admin,
+        "/disbursement/v1/programs", json=program_body(program_id, item_id), headers=running.admin
     )
     assert response.status_code == 201, response.text
     return program_id
 
 
-async def batch(
-    running: RunningPlatform,
+async def create_program(client: httpx.AsyncClient, headers: dict[str, str], item_id: str) -> str:
+    """Create a program over HTTP once the item has reached the service's catalogue view."""
+    program_id = uid("P")
+
+    async def created() -> bool:
+        response = await client.post(
+            "/disbursement/v1/programs", json=program_body(program_id, item_id), headers=headers
+        )
+        if response.status_code not in (201, 422):
+            raise RuntimeError(f"program not created: {response.text}")
+        return response.status_code == 201
+
+    await eventually(created, timeout=60, interval=0.2, what="the item reaching the catalogue view")
+    return program_id
+
+
+def batch_body(
+    batch_id: str,
     program_id: str,
     rows: list[dict[str, Any]],
     *,
     period: str = "2025-06",
     count: int | None = None,
     total: int | None = None,
-) -> str:
-    batch_id = uid("B")
-    body = {
+) -> dict[str, Any]:
+    """A batch's declaration, its control count and total those of `rows` unless given."""
+    return {
         "batch_id": batch_id,
         "program_id": program_id,
         "period": period,
         "control_count": len(rows) if count is None else count,
         "control_total_fen": sum(r["amount_fen"] for r in rows) if total is None else total,
     }
+
+
+async def batch(
+    running: RunningPlatform, program_id: str, rows: list[dict[str, Any]], **declared: Any
+) -> str:
+    """Declare a batch (`declared`: period, count, total as for `batch_body`); returns its id."""
+    batch_id = uid("B")
+    body = batch_body(batch_id, program_id, rows, **declared)
     response = await running.client.post("/disbursement/v1/batches", json=body, headers=running.admin)
     assert response.status_code == 201, response.text
     return batch_id

@@ -13,14 +13,17 @@ import httpx
 from onecard_events.tables import events
 from sqlalchemy import func, select
 
-from .process import ServedDisbursement, create_program, item
-from .support import person
+from tests.support.catalogue import publish_catalog
+from tests.support.people import person
+from tests.support.processes import ChildProcess, distributed_env, serve
+
+from .support import batch_body, create_program, item
 
 PAYEES = 3000
 
 
-async def _progress(client: httpx.AsyncClient, served: ServedDisbursement, batch_id: str) -> dict[str, Any]:
-    response = await client.get(f"/disbursement/v1/batches/{batch_id}", headers=served.headers)
+async def _progress(client: httpx.AsyncClient, served: ChildProcess, batch_id: str) -> dict[str, Any]:
+    response = await client.get(f"/disbursement/v1/batches/{batch_id}", headers=served.admin)
     body: dict[str, Any] = response.json()
     return body
 
@@ -28,7 +31,7 @@ async def _progress(client: httpx.AsyncClient, served: ServedDisbursement, batch
 async def test_killed_mid_results_settles_everyone_once(
     pg_url: str, kafka_bootstrap: str, tmp_path: Path
 ) -> None:
-    served = await ServedDisbursement.prepare(
+    env = await distributed_env(
         pg_url,
         kafka_bootstrap,
         ONECARD_SIMBANK_CHUNK="150",
@@ -36,32 +39,24 @@ async def test_killed_mid_results_settles_everyone_once(
         ONECARD_SIMBANK_FAIL_PER_MILLE="30",
         ONECARD_SIMBANK_RETURN_PER_MILLE="30",
     )
-    log = tmp_path / "serve.log"
-    await served.start(log)
+    served = serve("disbursement", env, log=tmp_path / "serve.log")
+    await served.start()
     try:
-        async with httpx.AsyncClient(base_url=served.base, timeout=60) as client:
+        async with httpx.AsyncClient(base_url=served.url, timeout=60) as client:
             item_id = f"500155:F{uuid.uuid4().hex[:6]}"
-            await served.publish_item(item(item_id))
-            program_id = await create_program(client, served.headers, item_id)
+            await publish_catalog(kafka_bootstrap, env["ONECARD_TOPIC_PREFIX"], item(item_id))
+            program_id = await create_program(client, served.admin, item_id)
             rows = [person(i, ref=f"F{i:05d}-{program_id}", amount=1000 + i) for i in range(PAYEES)]
             batch_id = f"B-{uuid.uuid4().hex[:8]}"
-            body = {
-                "batch_id": batch_id,
-                "program_id": program_id,
-                "period": "2025-06",
-                "control_count": PAYEES,
-                "control_total_fen": sum(r["amount_fen"] for r in rows),
-            }
+            body = batch_body(batch_id, program_id, rows, count=PAYEES)
             assert (
-                await client.post("/disbursement/v1/batches", json=body, headers=served.headers)
+                await client.post("/disbursement/v1/batches", json=body, headers=served.admin)
             ).status_code == 201
             added = await client.post(
-                f"/disbursement/v1/batches/{batch_id}/payees", json={"payees": rows}, headers=served.headers
+                f"/disbursement/v1/batches/{batch_id}/payees", json={"payees": rows}, headers=served.admin
             )
             assert added.json()["accepted"] == PAYEES, added.text
-            submitted = await client.post(
-                f"/disbursement/v1/batches/{batch_id}/submit", headers=served.headers
-            )
+            submitted = await client.post(f"/disbursement/v1/batches/{batch_id}/submit", headers=served.admin)
             assert submitted.status_code == 202
             while True:  # kill once some, but not all, results have been applied
                 state = await _progress(client, served, batch_id)
@@ -70,8 +65,8 @@ async def test_killed_mid_results_settles_everyone_once(
                 assert state["status"] != "completed", "the batch finished before the kill"
                 await asyncio.sleep(0.02)
         served.kill()
-        await served.start(log)
-        async with httpx.AsyncClient(base_url=served.base, timeout=60) as client:
+        await served.start()
+        async with httpx.AsyncClient(base_url=served.url, timeout=60) as client:
             for _ in range(600):
                 state = await _progress(client, served, batch_id)
                 if state["status"] == "completed":
@@ -80,7 +75,7 @@ async def test_killed_mid_results_settles_everyone_once(
             assert state["status"] == "completed", state
             assert state["paid"] + state["failed"] + state["returned"] == PAYEES
             recon = await client.get(
-                f"/disbursement/v1/batches/{batch_id}/reconciliation", headers=served.headers
+                f"/disbursement/v1/batches/{batch_id}/reconciliation", headers=served.admin
             )
             assert recon.json()["balanced"] is True, recon.json()["mismatches"][:5]
         await _assert_settled_once(served, batch_id)
@@ -88,10 +83,10 @@ async def test_killed_mid_results_settles_everyone_once(
         served.stop()
 
 
-async def _assert_settled_once(served: ServedDisbursement, batch_id: str) -> None:
-    from onecard_disbursement.tables import payees, simbank_ledger
+async def _assert_settled_once(served: ChildProcess, batch_id: str) -> None:
+    from onecard_disbursement.adapters.tables import payees, simbank_ledger
 
-    db = served.database()
+    db = served.database("disbursement")
     try:
         async with db.engine.connect() as conn:
             statuses = Counter(

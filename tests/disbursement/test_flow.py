@@ -8,9 +8,10 @@ from typing import Any
 from onecard_events.tables import events
 from sqlalchemy import select
 
-from tests.conftest import RunningPlatform
+from tests.support.people import person
+from tests.support.platform import RunningPlatform
 
-from .support import add, batch, completed, person, program, submit
+from .support import add, batch, completed, program, submit
 
 EVENT_TYPES = {
     "onecard.disbursement.program_created",

@@ -5,7 +5,8 @@ from __future__ import annotations
 import httpx
 from onecard_service.auth import Principal
 
-from tests.conftest import RunningPlatform, token_for
+from tests.support.people import person
+from tests.support.platform import RunningPlatform, token_for
 
 from .support import (
     DEPARTMENT,
@@ -14,7 +15,6 @@ from .support import (
     completed,
     item,
     manual_bank,
-    person,
     program,
     publish,
     retired,

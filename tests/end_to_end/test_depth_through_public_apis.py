@@ -23,21 +23,21 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from onecard_service.auth import Principal
-from onecard_service.privacy import ssn_check_character
 
-from tests.conftest import RunningPlatform, eventually, token_for
+from tests.support import people
+from tests.support.platform import RunningPlatform, token_for
+from tests.support.waiting import eventually
 
 Y = str(datetime.now(UTC).astimezone(timezone(timedelta(hours=8))).year)
 LIB, AID = "500106:801", "500106:802"
 
 
 def ssn(serial: int, region: str = "500106") -> str:
-    first17 = f"{region}19800101{serial:03d}"
-    return first17 + ssn_check_character(first17)
+    return people.ssn(serial, region, born="19800101")
 
 
 def card(n: int, region: str = "500106") -> dict[str, str]:
-    return {"card_no": f"E2E{n:06d}", "ssn": ssn(n, region), "name": "测试人", "issuer_region": region}
+    return people.card(n, region, prefix="E2E", digits=6, name="测试人", born="19800101")
 
 
 async def ok(response: Any, status: int = 201) -> dict[str, Any]:

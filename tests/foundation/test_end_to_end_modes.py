@@ -14,7 +14,9 @@ from onecard_service.problems import Problem
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from tests.conftest import RunningPlatform, eventually, seed_catalog
+from tests.support.catalogue import seed_catalog
+from tests.support.platform import RunningPlatform
+from tests.support.waiting import eventually
 
 
 class Noted(DomainEvent):

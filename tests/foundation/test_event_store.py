@@ -18,7 +18,9 @@ from onecard_events.store import NO_STREAM, ConcurrencyError, EventStore, Stream
 from onecard_events.tables import events
 from onecard_identity.bootstrap import MIGRATIONS
 
-from tests.conftest import eventually, fresh_schema, server_fixture
+from tests.support.databases import fresh_schema
+from tests.support.servers import server_fixture
+from tests.support.waiting import eventually
 
 registry = EventRegistry()
 

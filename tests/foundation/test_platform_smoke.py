@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import RunningPlatform
+from tests.support.platform import RunningPlatform
 
 SERVICES = ("catalog", "identity", "payments", "disbursement", "reporting")
 

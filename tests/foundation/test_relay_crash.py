@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import subprocess
-import sys
-from pathlib import Path
 from typing import ClassVar
 
 from onecard_events.checkpoint import load_checkpoints
@@ -21,7 +18,9 @@ from onecard_identity.bootstrap import MIGRATIONS
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from tests.conftest import fresh_schema, unique
+from tests.support.databases import fresh_schema
+from tests.support.names import unique
+from tests.support.processes import start_relay
 
 STREAMS, PER_STREAM = 100, 200
 
@@ -50,16 +49,6 @@ async def _relay_position(db: Database) -> int:
     async with db.engine.connect() as conn:
         cp = (await load_checkpoints(conn, "relay")).get("kafka")
     return cp.position.position if cp else 0
-
-
-def _start_relay(pg_url: str, schema: str, bootstrap: str, topic: str) -> subprocess.Popen[bytes]:
-    script = Path(__file__).with_name("relay_process.py")
-    return subprocess.Popen(
-        [sys.executable, str(script), pg_url, schema, bootstrap, topic],
-        cwd=Path(__file__).parents[2],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
 
 
 async def test_relay_killed_mid_publish_resumes_and_projection_applies_each_event_once(
@@ -92,7 +81,7 @@ async def test_relay_killed_mid_publish_resumes_and_projection_applies_each_even
         total = STREAMS * PER_STREAM
 
         # First relay: killed with SIGKILL once it has published part of the log.
-        relay = _start_relay(pg_url, source_db.schema or "", kafka_bootstrap, topic)
+        relay = start_relay(pg_url, source_db.schema or "", kafka_bootstrap, topic)
         try:
             for _ in range(600):
                 if await _relay_position(source_db) > 0:
@@ -105,7 +94,7 @@ async def test_relay_killed_mid_publish_resumes_and_projection_applies_each_even
         assert 0 < killed_at < head, "the relay must be killed mid-publish"
 
         # Second relay: resumes from its checkpoint and finishes.
-        relay = _start_relay(pg_url, source_db.schema or "", kafka_bootstrap, topic)
+        relay = start_relay(pg_url, source_db.schema or "", kafka_bootstrap, topic)
         try:
             for _ in range(1200):
                 if await _relay_position(source_db) == head:

@@ -7,23 +7,20 @@ from typing import Any
 import httpx
 from onecard_catalog.domain.events import TerminalDeployed, VenueRegistered
 from onecard_events.tables import events
-from onecard_identity.context import Identity
+from onecard_identity.adapters.context import Identity
 from onecard_service.auth import Principal
-from onecard_service.privacy import ssn_check_character
 from sqlalchemy import select
 
-from tests.conftest import RunningPlatform, seed_catalog, token_for
+from tests.support import people
+from tests.support.catalogue import seed_catalog
+from tests.support.platform import RunningPlatform, token_for
 
 VENUE = "v-lib-500106"
 TERMINAL = "t1"
 ITEM = "500000:30"
 
 
-def make_ssn(serial: int, region: str = "500106", birth: str = "19900101") -> str:
-    first17 = f"{region}{birth}{serial % 1000:03d}"
-    return first17 + ssn_check_character(first17)
-
-
+make_ssn = people.ssn
 seed = seed_catalog
 
 

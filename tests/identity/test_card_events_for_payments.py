@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from tests.conftest import RunningPlatform
 from tests.identity.helpers import ecard_and_code, identity_events, issue_code, make_ssn, register
+from tests.support.platform import RunningPlatform
 
 
 async def test_card_and_key_events_for_payments(embedded: RunningPlatform) -> None:

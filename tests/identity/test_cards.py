@@ -1,35 +1,12 @@
-"""Cards: registration with field-level validation, the status lifecycle, e-cards and codes."""
+"""Cards: registration with field-level validation, the status lifecycle, e-cards and codes.
+
+The rules alone (check characters, the card aggregate) are tested in tests/unit/identity."""
 
 from __future__ import annotations
 
-import pytest
-from onecard_service.privacy import ssn_is_valid
-
-from tests.conftest import RunningPlatform
+from tests.support.platform import RunningPlatform
 
 from .helpers import make_ssn, outcome, register, seed_venue, set_status, verify_physical
-
-
-@pytest.mark.parametrize(
-    "ssn",
-    ["11010519491231002X", "11010519491231002x", "440524188001010014", make_ssn(7), make_ssn(123)],
-)
-def test_valid_check_characters(ssn: str) -> None:
-    assert ssn_is_valid(ssn)
-
-
-@pytest.mark.parametrize(
-    "ssn",
-    [
-        "110105194912310021",
-        "440524188001010015",
-        "44052418800101001",
-        "4405241880010100145",
-        "A40524188001010014",
-    ],
-)
-def test_invalid_check_characters(ssn: str) -> None:
-    assert not ssn_is_valid(ssn)
 
 
 async def test_register_masks_personal_fields(any_mode: RunningPlatform) -> None:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from onecard_identity.devtools import PartnerRegion
+from onecard_identity.adapters.devtools import PartnerRegion
 from onecard_identity.domain.cards import card_subject
 from onecard_reporting.domain.events import PartnerHotlistChanged
 
-from tests.conftest import RunningPlatform, eventually
+from tests.support.platform import RunningPlatform
+from tests.support.waiting import eventually
 
 from .helpers import (
     identity_events,

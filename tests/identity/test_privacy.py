@@ -7,9 +7,9 @@ import logging
 
 import httpx
 import pytest
-from onecard_identity.devtools import PartnerRegion
+from onecard_identity.adapters.devtools import PartnerRegion
 
-from tests.conftest import RunningPlatform
+from tests.support.platform import RunningPlatform
 
 from .helpers import (
     ecard_and_code,

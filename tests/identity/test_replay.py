@@ -8,15 +8,15 @@ from pathlib import Path
 import pytest
 from onecard_events.kafka import create_topics, platform_topics
 
-from tests.conftest import (
+from tests.support.databases import create_database
+from tests.support.platform import (
     RunningPlatform,
-    create_database,
     distributed_settings,
     embedded_settings,
-    server_fixture,
     start_platform,
     stop_platform,
 )
+from tests.support.servers import server_fixture
 
 from .helpers import ecard_and_code, make_ssn, outcome, register, seed_venue, verify_code
 

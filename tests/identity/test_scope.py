@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from onecard_service.auth import Principal
 
-from tests.conftest import RunningPlatform, token_for
+from tests.support.platform import RunningPlatform, token_for
 
 from .helpers import VENUE, make_ssn, register, seed_venue, venue_headers, verify_physical
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from onecard_catalog.domain.events import TerminalDecommissioned
-from onecard_identity.devtools import PartnerRegion, mint_qr
+from onecard_identity.adapters.devtools import PartnerRegion, mint_qr
+from onecard_identity.handlers.keys import signing_key
 
-from tests.conftest import RunningPlatform
+from tests.support.platform import RunningPlatform
 
 from .helpers import (
     VENUE,
@@ -145,7 +146,7 @@ async def test_code_refusals(embedded: RunningPlatform) -> None:
     # A genuine code of ours for a card without an e-card (defence in depth: the code endpoint
     # refuses such cards, so sign one directly with the region's key).
     await register(embedded, "N12345678", make_ssn(16))
-    signing = await ctx.keys.signing_key()
+    signing = await signing_key(ctx)
     no_ecard = mint_qr(signing.key, signing.kid, "N12345678", "500106")
     assert await outcome(await verify_code(embedded, no_ecard)) == (False, "no_ecard")
     unknown = mint_qr(signing.key, signing.kid, "U12345678", "500106")
@@ -163,7 +164,7 @@ async def test_code_issued_in_the_future_or_too_long(embedded: RunningPlatform) 
     await seed_venue(embedded)
     await register(embedded, "F12345678", make_ssn(17))
     await ecard_and_code(embedded, "F12345678")
-    signing = await identity(embedded).keys.signing_key()
+    signing = await signing_key(identity(embedded))
     now = int(datetime.now(UTC).timestamp())
     ahead = mint_qr(signing.key, signing.kid, "F12345678", "500106", now=now + 120)
     assert await outcome(await verify_code(embedded, ahead)) == (False, "qr_expired")

@@ -24,15 +24,11 @@ import asyncio
 import json
 import os
 import re
-import secrets
 import shutil
-import socket
-import subprocess
-import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -41,15 +37,16 @@ import httpx
 import pytest
 import yaml
 from aiokafka import AIOKafkaProducer
-from onecard_service.privacy import ssn_check_character
-from onecard_service.settings import generate_token_keypair
 
-from tests.conftest import create_database, unique
 from tests.ops.test_deploy_artifacts import RULES, _all_expressions
+from tests.support import people
+from tests.support.names import unique
+from tests.support.ports import free_port
+from tests.support.processes import ChildProcess, ServiceGroup, distributed_env, run_onecard
+from tests.support.servers import missing
+from tests.support.waiting import eventually
 
-ONECARD = str(Path(sys.executable).parent / "onecard")
 SERVICES = ("catalog", "identity", "payments", "disbursement", "reporting")
-REQUIRE = os.environ.get("ONECARD_REQUIRE_SERVERS") == "1"
 ADMIN_TOKEN = "prometheus-live-admin-0123456789"
 NAMESPACE = "onecard-live"
 JURISDICTION = "500106"
@@ -59,22 +56,13 @@ VENUE, TERMINAL = "v-live-1", "t1"
 PARTNER = "510000"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def prometheus_bin() -> str:
     path = shutil.which("prometheus") or (
         "/usr/bin/prometheus" if os.access("/usr/bin/prometheus", os.X_OK) else None
     )
     if path is None:
-        message = "prometheus is not available (apt-get install prometheus)"
-        if REQUIRE:
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)
+        missing("prometheus is not available (apt-get install prometheus)")
     return path
 
 
@@ -83,67 +71,7 @@ def prometheus_bin() -> str:
 # ---------------------------------------------------------------------------------------------
 
 
-@dataclass
-class LivePlatform:
-    env: dict[str, str]
-    logs: Path
-    ports: dict[str, int] = field(default_factory=lambda: {s: _free_port() for s in SERVICES})
-    procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
-
-    def base(self, service: str) -> str:
-        return f"http://127.0.0.1:{self.ports[service]}"
-
-    def start(self) -> None:
-        for service in SERVICES:
-            log = (self.logs / f"{service}.log").open("ab")
-            self.procs.append(
-                subprocess.Popen(
-                    [ONECARD, "serve", service, "--port", str(self.ports[service]), "--host", "127.0.0.1"],
-                    env=self.env,
-                    stdout=log,
-                    stderr=log,
-                )
-            )
-
-    async def wait_ready(self, seconds: float = 90) -> None:
-        deadline = time.monotonic() + seconds
-        async with httpx.AsyncClient(timeout=5) as client:
-            for service in SERVICES:
-                url = f"{self.base(service)}/{service}/readyz"
-                while True:
-                    self.check_alive()
-                    try:
-                        if (await client.get(url)).status_code == 200:
-                            break
-                    except httpx.TransportError:
-                        pass
-                    if time.monotonic() > deadline:
-                        raise AssertionError(f"{service} not ready:\n{self.tail(service)}")
-                    await asyncio.sleep(0.2)
-
-    def check_alive(self) -> None:
-        for service, proc in zip(SERVICES, self.procs, strict=True):
-            if proc.poll() is not None:
-                raise AssertionError(
-                    f"onecard serve {service} exited ({proc.returncode}):\n{self.tail(service)}"
-                )
-
-    def tail(self, service: str) -> str:
-        return (self.logs / f"{service}.log").read_text(errors="replace")[-3000:]
-
-    def stop(self) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                proc.terminate()
-        for proc in self.procs:
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-
-def scrape_config(platform: LivePlatform) -> dict[str, Any]:
+def scrape_config(platform: ServiceGroup) -> dict[str, Any]:
     """What the chart's ServiceMonitors make of each service: path /<service>/metrics, honour the
     services' own labels, and job="onecard" plus service="<service>" on every series (up included).
     The operator also adds `namespace`: a static label stands in for it."""
@@ -174,37 +102,23 @@ def live_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-async def platform(pg_url: str, kafka_bootstrap: str, live_dir: Path) -> AsyncIterator[LivePlatform]:
-    private_pem, public_pem = generate_token_keypair()
-    env = {
-        **os.environ,
-        "ONECARD_DATABASE_URL": await create_database(pg_url),
-        "ONECARD_KAFKA_BOOTSTRAP": kafka_bootstrap,
-        "ONECARD_TOPIC_PREFIX": unique("live") + ".",
-        "ONECARD_ADMIN_TOKEN": ADMIN_TOKEN,
-        "ONECARD_TOKEN_PRIVATE_KEY": private_pem.decode(),
-        "ONECARD_TOKEN_PUBLIC_KEY": public_pem.decode(),
-        "ONECARD_PII_KEY": secrets.token_hex(32),
-        "ONECARD_PARTNERS": PARTNER,
-        "ONECARD_LOG_LEVEL": "WARNING",
+async def platform(pg_url: str, kafka_bootstrap: str, live_dir: Path) -> AsyncIterator[ServiceGroup]:
+    env = await distributed_env(
+        pg_url,
+        kafka_bootstrap,
+        topic_prefix=unique("live") + ".",
+        admin_token=ADMIN_TOKEN,
+        private_key=True,
+        ONECARD_PARTNERS=PARTNER,
         # Make the simulated banks decline / fail above a threshold, so those series exist too.
-        "ONECARD_SIMBANK_DECLINE_ABOVE_FEN": "100000",
-        "ONECARD_SIMBANK_FAIL_ABOVE_FEN": "100000",
-    }
+        ONECARD_SIMBANK_DECLINE_ABOVE_FEN="100000",
+        ONECARD_SIMBANK_FAIL_ABOVE_FEN="100000",
+    )
     env.pop("OTEL_EXPORTER_OTLP_ENDPOINT", None)
-    topics = await asyncio.create_subprocess_exec(
-        ONECARD, "topics", "--partitions", "2", env=env, stdout=asyncio.subprocess.DEVNULL
-    )
-    assert await topics.wait() == 0, "onecard topics failed"
-    migrate = await asyncio.create_subprocess_exec(
-        ONECARD, "migrate", env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
-    )
-    _, err = await migrate.communicate()
-    assert migrate.returncode == 0, f"onecard migrate failed: {err.decode()[-2000:]}"
-    live = LivePlatform(env, live_dir)
-    live.start()
+    await run_onecard("migrate", env=env)
+    live = ServiceGroup.serve(SERVICES, env, logs=live_dir, migrate=False, host="127.0.0.1")
     try:
-        await live.wait_ready()
+        await live.start(timeout=90)
         yield live
     finally:
         live.stop()
@@ -213,8 +127,7 @@ async def platform(pg_url: str, kafka_bootstrap: str, live_dir: Path) -> AsyncIt
 @dataclass
 class Prometheus:
     url: str
-    proc: subprocess.Popen[bytes]
-    log: Path
+    process: ChildProcess
 
     async def query(self, client: httpx.AsyncClient, expr: str) -> list[Any]:
         response = await client.get(f"{self.url}/api/v1/query", params={"query": expr})
@@ -225,53 +138,32 @@ class Prometheus:
 
 
 @pytest.fixture
-def prometheus(prometheus_bin: str, platform: LivePlatform, live_dir: Path) -> Iterator[Prometheus]:
+async def prometheus(
+    prometheus_bin: str, platform: ServiceGroup, live_dir: Path
+) -> AsyncIterator[Prometheus]:
     config = live_dir / "prometheus.yml"
     config.write_text(yaml.safe_dump(scrape_config(platform)))
-    port = _free_port()
-    log = live_dir / "prometheus.log"
-    proc = subprocess.Popen(
-        [
-            prometheus_bin,
-            f"--config.file={config}",
-            f"--storage.tsdb.path={live_dir / 'tsdb'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--storage.tsdb.retention.time=1h",
-            "--log.level=warn",
-        ],
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
+    port = free_port()
+    command = [
+        prometheus_bin,
+        f"--config.file={config}",
+        f"--storage.tsdb.path={live_dir / 'tsdb'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+        "--storage.tsdb.retention.time=1h",
+        "--log.level=warn",
+    ]
+    server = ChildProcess("prometheus", command, port, "/-/ready", log=live_dir / "prometheus.log")
+    server.launch()
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/-/ready", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"prometheus did not start:\n{log.read_text()[-3000:]}", pytrace=False)
-            time.sleep(0.2)
-        yield Prometheus(url, proc, log)
+        await server.wait_ready(30)
+        yield Prometheus(server.url, server)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        server.stop(15)
 
 
 # ---------------------------------------------------------------------------------------------
 # Traffic through the public APIs
 # ---------------------------------------------------------------------------------------------
-
-
-def _ssn(serial: int, region: str = JURISDICTION) -> str:
-    first17 = f"{region}19900101{serial % 1000:03d}"
-    return first17 + ssn_check_character(first17)
 
 
 def _ok(response: httpx.Response, *statuses: int) -> dict[str, Any]:
@@ -282,20 +174,7 @@ def _ok(response: httpx.Response, *statuses: int) -> dict[str, Any]:
     return body
 
 
-async def _until(what: str, attempt: Any, seconds: float = 60) -> Any:
-    """Retry `attempt` (a coroutine function returning a truthy value when done): services learn
-    of catalogue changes through Kafka, a moment after the catalog answered."""
-    deadline = time.monotonic() + seconds
-    while True:
-        result = await attempt()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not done within {seconds} s")
-        await asyncio.sleep(0.25)
-
-
-async def drive_traffic(live: LivePlatform) -> None:
+async def drive_traffic(live: ServiceGroup) -> None:
     admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
     catalog, identity, payments = live.base("catalog"), live.base("identity"), live.base("payments")
     disbursement, reporting = live.base("disbursement"), live.base("reporting")
@@ -337,7 +216,7 @@ async def drive_traffic(live: LivePlatform) -> None:
 
         # identity: a card, verified with the physical card and with its e-card code; a refusal;
         # a partner region's card verified (cross-region), then hotlisted and refused.
-        card_no, ssn = "L00000001", _ssn(1)
+        card_no, ssn = "L00000001", people.ssn(1)
         card = {"card_no": card_no, "ssn": ssn, "name": "张三", "issuer_region": JURISDICTION}
         _ok(await c.post(f"{identity}/identity/v1/cards", json=card), 201)
 
@@ -352,7 +231,7 @@ async def drive_traffic(live: LivePlatform) -> None:
             return r.status_code == 200 and bool(r.json()["verified"])
 
         try:
-            await _until("identity learns of the venue", verified_once)
+            await eventually(verified_once, timeout=60, interval=0.25, what="identity learns of the venue")
         except AssertionError as exc:
             raise AssertionError(f"{exc}; last answer: {last}") from None
         _ok(await c.post(f"{identity}/identity/v1/cards/{card_no}/ecard"))
@@ -361,14 +240,14 @@ async def drive_traffic(live: LivePlatform) -> None:
         assert _ok(await c.post(f"{identity}/identity/v1/verifications", json=by_code, headers=venue_auth))[
             "verified"
         ]
-        unknown = {**card, "card_no": "L99999999", "ssn": _ssn(2)}
+        unknown = {**card, "card_no": "L99999999", "ssn": people.ssn(2)}
         refusal = _ok(
             await c.post(f"{identity}/identity/v1/verifications", json=physical(unknown), headers=venue_auth)
         )
         assert refusal["verified"] is False
         partner_card = {
             "card_no": "S12345678",
-            "ssn": _ssn(20, "510104"),
+            "ssn": people.ssn(20, "510104"),
             "name": "李四",
             "issuer_region": "510100",
         }
@@ -399,7 +278,12 @@ async def drive_traffic(live: LivePlatform) -> None:
 
         statuses = []
         for amount in (1500, 200_000):
-            bill_id = await _until("payments learns of the merchant", lambda amount=amount: bill(amount))
+            bill_id = await eventually(
+                lambda amount=amount: bill(amount),
+                timeout=60,
+                interval=0.25,
+                what="payments learns of the merchant",
+            )
             paid = await c.post(
                 f"{payments}/payments/v1/bills/{bill_id}/payments",
                 json={"method": "card_account", "card": card},
@@ -422,11 +306,11 @@ async def drive_traffic(live: LivePlatform) -> None:
             assert r.status_code in (201, 422), r.text
             return r.status_code == 201
 
-        await _until("disbursement learns of the item", program_created)
+        await eventually(program_created, timeout=60, interval=0.25, what="disbursement learns of the item")
         payees = [
             {
                 "reference_id": f"{program_id}-{i}",
-                "ssn": _ssn(30 + i),
+                "ssn": people.ssn(30 + i),
                 "card_no": f"C{i:08d}",
                 "name": f"王小明{i}",
                 "amount_fen": amount,
@@ -453,14 +337,14 @@ async def drive_traffic(live: LivePlatform) -> None:
             state = _ok(await c.get(f"{disbursement}/disbursement/v1/batches/{batch_id}"))
             return state["status"] == "completed"
 
-        await _until("the batch completes", completed)
+        await eventually(completed, timeout=60, interval=0.25, what="the batch completes")
 
         # reporting: the depth report (its gauges are refreshed from the same snapshot).
         async def depth_has_item() -> bool:
             rows = _ok(await c.get(f"{reporting}/reporting/v1/depth", params={"item_id": ITEM}))["rows"]
             return bool(rows)
 
-        await _until("reporting shows the item", depth_has_item)
+        await eventually(depth_has_item, timeout=60, interval=0.25, what="reporting shows the item")
 
     # A partner sends something that is not a CloudEvent: it goes to the DLQ.
     producer = AIOKafkaProducer(bootstrap_servers=live.env["ONECARD_KAFKA_BOOTSTRAP"])
@@ -526,7 +410,7 @@ async def _await_series(
 
 
 async def test_every_dashboard_and_alert_expression_returns_data(
-    platform: LivePlatform, prometheus: Prometheus
+    platform: ServiceGroup, prometheus: Prometheus
 ) -> None:
     started = time.monotonic()
     await drive_traffic(platform)

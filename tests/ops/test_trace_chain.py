@@ -25,8 +25,9 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
-from tests.conftest import RunningPlatform, eventually
 from tests.identity.helpers import make_ssn, outcome, register, seed_venue, verify_physical
+from tests.support.platform import RunningPlatform
+from tests.support.waiting import eventually
 
 
 @pytest.fixture

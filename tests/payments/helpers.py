@@ -6,16 +6,18 @@ import uuid
 from typing import Any
 
 from onecard_catalog.domain.events import MerchantJoinedAgreement, MerchantRegistered
+from onecard_contracts import ecard_code as code_format
 from onecard_events.tables import events
 from onecard_payments.adapters.simulated_bank import SimulatedCardBank
-from onecard_payments.context import PaymentsContext
-from onecard_payments.tables import identity_cards, identity_signing_keys
-from onecard_service import ecard_code as code_format
+from onecard_payments.adapters.tables import identity_cards, identity_signing_keys
+from onecard_payments.handlers.context import PaymentsContext
 from onecard_service.auth import Principal
-from onecard_service.privacy import ssn_check_character
 from sqlalchemy import select
 
-from tests.conftest import RunningPlatform, eventually, seed_catalog, token_for
+from tests.support import people
+from tests.support.catalogue import seed_catalog
+from tests.support.platform import RunningPlatform, token_for
+from tests.support.waiting import eventually
 
 # The services a test module runs when it pays by e-card: identity mints the codes.
 WITH_IDENTITY = ("catalog", "identity", "payments")
@@ -24,18 +26,15 @@ ITEM = "500000:80"
 JURISDICTION = "500106"
 
 
-def ssn(seq: int = 123, region: str = "500103", born: str = "19900307") -> str:
-    first17 = f"{region}{born}{seq:03d}"
-    return first17 + ssn_check_character(first17)
+BORN = "19900307"
+
+
+def ssn(seq: int = 123, region: str = "500103") -> str:
+    return people.ssn(seq, region, BORN)
 
 
 def card(seq: int = 123, issuer_region: str = "500103") -> dict[str, str]:
-    return {
-        "card_no": f"A{seq:08d}",
-        "ssn": ssn(seq, region=issuer_region),
-        "name": "张三丰",
-        "issuer_region": issuer_region,
-    }
+    return people.card(seq, issuer_region, prefix="A", name="张三丰", born=BORN)
 
 
 def ctx(running: RunningPlatform) -> PaymentsContext:

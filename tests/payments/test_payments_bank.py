@@ -1,18 +1,16 @@
-"""The bank at the edge: an unknown outcome resolved by a status query, recovery of initiated
-payments without a second debit, and the domain rules on their own."""
+"""The bank at the edge: an unknown outcome resolved by a status query, and recovery of initiated
+payments without a second debit. (The bill's rules on their own: tests/unit/payments.)"""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
-import pytest
-from onecard_payments.domain.events import BillOpened
-from onecard_payments.domain.model import Bill, Payer, PaymentRefused, is_cross_region, open_bill
 from onecard_payments.handlers.recovery import recover_payments
 
-from tests.conftest import RunningPlatform, eventually
 from tests.payments.helpers import bank, card, ctx, events_of, merchants, pay
 from tests.payments.helpers import open_bill as open_bill_http
+from tests.support.platform import RunningPlatform
+from tests.support.waiting import eventually
 
 
 async def test_a_late_bank_answer_is_resolved_by_a_status_query(embedded: RunningPlatform) -> None:
@@ -76,45 +74,3 @@ async def test_the_recovery_worker_runs_by_itself(embedded: RunningPlatform) -> 
 
     await eventually(settled, timeout=10)
     assert len(await bank(embedded).ledger("debit")) == 1
-
-
-def _bill() -> Bill:
-    bill = Bill("b1")
-    bill.apply(open_bill("b1", "m1", "500000:80", "500106", "r1", 1000, "", "2025-01-01T00:00:00Z"))
-    return bill
-
-
-def test_domain_rules() -> None:
-    bill = _bill()
-    started = bill.initiate("p1", "card_account", "p1", Payer("k", "500103"), False, "t")
-    bill.apply(started)
-    with pytest.raises(PaymentRefused) as busy:
-        bill.initiate("p2", "other", None, Payer(), False, "t")
-    assert busy.value.code == "payment_in_progress"
-    settled = bill.settle("p1", "t")
-    assert settled is not None
-    bill.apply(settled)
-    assert bill.settle("p1", "t") is None and bill.decline("p1", "x", "t") is None
-    with pytest.raises(PaymentRefused) as paid:
-        bill.initiate("p3", "other", None, Payer(), False, "t")
-    assert paid.value.code == "bill_settled"
-    bill.apply(bill.refund("p1", "r1", 999, "t"))
-    with pytest.raises(PaymentRefused) as over:
-        bill.refund("p1", "r2", 2, "t")
-    assert over.value.field == "amount_fen"
-    with pytest.raises(PaymentRefused):
-        open_bill("b2", "m1", "i", "500106", "r", 0, "", "t")
-    assert is_cross_region("510104", "500106") and not is_cross_region("500240", "500106")
-    assert isinstance(BillOpened.model_validate(_bill_event_data()), BillOpened)
-
-
-def _bill_event_data() -> dict[str, object]:
-    return {
-        "bill_id": "b",
-        "merchant_id": "m",
-        "item_id": "i",
-        "jurisdiction": "500106",
-        "bill_ref": "r",
-        "amount_fen": 1,
-        "opened_at": "t",
-    }

@@ -13,15 +13,18 @@ from onecard_catalog.domain.events import MerchantJoinedAgreement, MerchantRegis
 from onecard_events.database import open_database
 from sqlalchemy import text
 
-from tests.conftest import eventually
 from tests.payments.helpers import card
-from tests.payments.serve import payments_server, publish_catalog
+from tests.support.catalogue import publish_catalog
+from tests.support.processes import distributed_env, serve
+from tests.support.waiting import eventually
 
 
 async def test_kill_after_debit_settles_exactly_once(
     pg_url: str, kafka_bootstrap: str, tmp_path: Path
 ) -> None:
-    server, database_url, prefix = await payments_server(pg_url, kafka_bootstrap, tmp_path / "payments.log")
+    env = await distributed_env(pg_url, kafka_bootstrap)
+    server = serve("payments", env, log=tmp_path / "payments.log")
+    database_url, prefix = env["ONECARD_DATABASE_URL"], env["ONECARD_TOPIC_PREFIX"]
     merchant = f"m-{uuid.uuid4().hex[:8]}"
     await publish_catalog(
         kafka_bootstrap,

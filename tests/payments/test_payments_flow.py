@@ -8,8 +8,8 @@ from collections import defaultdict
 import pytest
 from onecard_payments.domain.reconciliation import business_day
 
-from tests.conftest import RunningPlatform
 from tests.payments.helpers import WITH_IDENTITY, card, ecard_code, events_of, key, merchants, open_bill, pay
+from tests.support.platform import RunningPlatform
 
 
 @pytest.fixture

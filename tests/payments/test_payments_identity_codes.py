@@ -10,12 +10,11 @@ import asyncio
 from datetime import timedelta
 
 import pytest
+from onecard_contracts import ecard_code as code_format
 from onecard_events.model import utcnow
-from onecard_payments.tables import identity_cards
-from onecard_service import ecard_code as code_format
+from onecard_payments.adapters.tables import identity_cards
 from sqlalchemy import select
 
-from tests.conftest import RunningPlatform, eventually
 from tests.payments.helpers import (
     WITH_IDENTITY,
     card,
@@ -27,6 +26,8 @@ from tests.payments.helpers import (
     pay,
     register_ecard,
 )
+from tests.support.platform import RunningPlatform
+from tests.support.waiting import eventually
 
 
 @pytest.fixture

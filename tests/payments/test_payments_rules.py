@@ -11,7 +11,6 @@ import pytest
 from onecard_payments.adapters.simulated_bank import BankRules
 from onecard_service.auth import Principal
 
-from tests.conftest import RunningPlatform, token_for
 from tests.payments.helpers import (
     WITH_IDENTITY,
     bank,
@@ -26,6 +25,7 @@ from tests.payments.helpers import (
     pay,
     ssn,
 )
+from tests.support.platform import RunningPlatform, token_for
 
 
 @pytest.fixture

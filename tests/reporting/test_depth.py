@@ -8,8 +8,9 @@ from typing import Any
 import openpyxl
 from onecard_service.auth import Principal
 
-from tests.conftest import RunningPlatform, eventually, token_for
 from tests.reporting.world import EXPECTED_DEPTH, HOSPITAL, LIBRARY, OURS, PENSION, YEAR, build_world
+from tests.support.platform import RunningPlatform, token_for
+from tests.support.waiting import eventually
 
 KEYS = (
     "item_id",

@@ -9,13 +9,14 @@ from typing import Any
 import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
+from onecard_contracts.schemas import problems
 from onecard_events.kafka import partner_inbound_topic, partner_outbound_topic
-from onecard_reporting.partners.inbound import RawKafkaSource
-from onecard_reporting.partners.schemas import problems
+from onecard_reporting.adapters.partners.messages import RawKafkaSource
 from onecard_service.privacy import SSN_PATTERN
 
-from tests.conftest import RunningPlatform, eventually
-from tests.reporting.world import LIBRARY, PaymentSettled, at, record, verification, world_in_place_events
+from tests.reporting.world import LIBRARY, at, payment, record, verification, world_in_place_events
+from tests.support.platform import RunningPlatform
+from tests.support.waiting import eventually
 
 SSN = "500106199001011237"
 CARD_NO = "A12345678"
@@ -47,18 +48,17 @@ async def test_outbound_stream_carries_pseudonyms_only(distributed: RunningPlatf
     settings = distributed.platform.settings
     sichuan = verification("VA2", "500106", True, "510100", 1)
     local = verification("VA1", "500106", True, "500106", 1)
-    paid = PaymentSettled(
+    paid = payment(
+        "MB1",
+        "ecard",
+        True,
         payment_id="pay-1",
         bill_id="bill-1",
-        merchant_id="MB1",
         item_id=LIBRARY,
-        jurisdiction="500106",
-        method="ecard",
         amount_fen=300,
         payer_key="pk-sichuan",
         issuer_region="510100",
         cross_region=True,
-        agreement_merchant=True,
         settled_at=at(),
     )
     await record(distributed, "identity", [sichuan, local])

@@ -9,15 +9,15 @@ from typing import Any
 
 from onecard_events.checkpoint import Checkpoint
 from onecard_events.model import Position, RecordedEvent
+from onecard_events.rebuild import rebuild
 from onecard_events.subscription import Delivery, ProjectionRunner
-from onecard_reporting.facts import load_snapshot
-from onecard_reporting.projection import DepthProjection
-from onecard_reporting.rebuild import rebuild
-from onecard_reporting.report import Filters, cross_region_rows, depth_rows, progress_rows
+from onecard_reporting.adapters.depth_projection import DepthProjection
+from onecard_reporting.adapters.queries import load_snapshot
+from onecard_reporting.domain.depth import Filters, cross_region_rows, depth_rows, progress_rows
 
-from tests.conftest import RunningPlatform
 from tests.reporting.test_depth import world_in_place
 from tests.reporting.world import YEAR, payee, verification
+from tests.support.platform import RunningPlatform
 
 
 async def reports(running: RunningPlatform) -> dict[str, Any]:
@@ -37,7 +37,7 @@ async def test_rebuild_equals_incremental(any_mode: RunningPlatform) -> None:
     runtime = any_mode.runtime("reporting")
     await runtime.stop()  # the replay runs on its own, as the CLI does
     incremental = await reports(any_mode)
-    counts = await rebuild(runtime)
+    counts = await rebuild(runtime.projections)
     assert counts["reporting_depth"] > 0
     assert await reports(any_mode) == incremental
 

@@ -9,16 +9,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from onecard_catalog.domain.events import (
-    ItemPublished,
-    ItemRetired,
-    MerchantJoinedAgreement,
-    MerchantLeftAgreement,
-    MerchantRegistered,
-    TerminalDecommissioned,
-    TerminalDeployed,
-    VenueRegistered,
-)
+from onecard_catalog.domain import events as catalog
 from onecard_disbursement.domain.events import PayeeSettled
 from onecard_events.model import DomainEvent, NewEvent
 from onecard_identity.domain.events import VerificationRecorded
@@ -26,7 +17,8 @@ from onecard_payments.domain.events import PaymentDeclined, PaymentSettled
 from onecard_reporting.domain.events import PartnerCardUsed
 from onecard_reporting.domain.levels import local_year
 
-from tests.conftest import RunningPlatform, seed_catalog
+from tests.support.catalogue import seed_catalog
+from tests.support.platform import RunningPlatform
 
 NOW = datetime.now(UTC)
 YEAR = local_year(NOW)
@@ -64,17 +56,17 @@ def catalogue() -> list[DomainEvent]:
     y = str(YEAR)
     hospital_v1 = item(HOSPITAL, "旧名称", "测试卫生健康委", ["identity", "payment"], {y: 2})
     return [
-        ItemPublished(
+        catalog.ItemPublished(
             item=item(LIBRARY, "图书馆入馆、借阅", "测试文化旅游委", ["identity"], {y: 2}),
             version=1,
             valid_from="2024-01-01",
         ),
-        ItemPublished(item=hospital_v1, version=1, valid_from="2020-01-01"),
-        ItemPublished(
+        catalog.ItemPublished(item=hospital_v1, version=1, valid_from="2020-01-01"),
+        catalog.ItemPublished(
             item={**hospital_v1, "name": "医院就诊缴费"}, version=2, valid_from="2021-01-01T00:00:00Z"
         ),
-        ItemPublished(item={**hospital_v1, "name": "未来的名称"}, version=3, valid_from="2999-01-01"),
-        ItemPublished(
+        catalog.ItemPublished(item={**hospital_v1, "name": "未来的名称"}, version=3, valid_from="2999-01-01"),
+        catalog.ItemPublished(
             item=item(
                 PENSION,
                 "社会保险待遇领取",
@@ -87,37 +79,38 @@ def catalogue() -> list[DomainEvent]:
             version=1,
             valid_from="2024-01-01",
         ),
-        ItemPublished(
+        catalog.ItemPublished(
             item=item(SUPPORT, "立法保障", "市司法局", [], {}, kind="support"),
             version=1,
             valid_from="2024-01-01",
         ),
-        ItemPublished(
+        catalog.ItemPublished(
             item=item(RETIRED, "已退出事项", "梁平区人社局", ["identity"], {y: 1}),
             version=1,
             valid_from="2024-01-01",
         ),
-        ItemRetired(item_id=RETIRED, version=2, valid_from="2025-01-01"),
+        catalog.ItemRetired(item_id=RETIRED, version=2, valid_from="2025-01-01"),
         # library venues: two in 500106 (both accepting), two in 500111 (none), one municipal
-        VenueRegistered(venue_id="VA1", name="沙坪坝图书馆", jurisdiction="500106", item_id=LIBRARY),
-        VenueRegistered(venue_id="VA2", name="沙坪坝分馆", jurisdiction="500106", item_id=LIBRARY),
-        VenueRegistered(venue_id="VA3", name="大足图书馆", jurisdiction="500111", item_id=LIBRARY),
-        VenueRegistered(venue_id="VA4", name="大足分馆", jurisdiction="500111", item_id=LIBRARY),
-        VenueRegistered(venue_id="VA5", name="重庆图书馆", jurisdiction="500000", item_id=LIBRARY),
-        TerminalDeployed(venue_id="VA1", terminal_id="T1", card_forms=["physical", "electronic"]),
-        TerminalDeployed(venue_id="VA2", terminal_id="T2", card_forms=["electronic"]),
-        TerminalDeployed(venue_id="VA3", terminal_id="T3", card_forms=["physical"]),
-        TerminalDecommissioned(venue_id="VA3", terminal_id="T3"),
-        TerminalDeployed(venue_id="VA5", terminal_id="T5", card_forms=["physical"]),
+        catalog.VenueRegistered(venue_id="VA1", name="沙坪坝图书馆", jurisdiction="500106", item_id=LIBRARY),
+        catalog.VenueRegistered(venue_id="VA2", name="沙坪坝分馆", jurisdiction="500106", item_id=LIBRARY),
+        catalog.VenueRegistered(venue_id="VA3", name="大足图书馆", jurisdiction="500111", item_id=LIBRARY),
+        catalog.VenueRegistered(venue_id="VA4", name="大足分馆", jurisdiction="500111", item_id=LIBRARY),
+        catalog.VenueRegistered(venue_id="VA5", name="重庆图书馆", jurisdiction="500000", item_id=LIBRARY),
+        catalog.TerminalDeployed(venue_id="VA1", terminal_id="T1", card_forms=["physical", "electronic"]),
+        catalog.TerminalDeployed(venue_id="VA2", terminal_id="T2", card_forms=["electronic"]),
+        catalog.TerminalDeployed(venue_id="VA3", terminal_id="T3", card_forms=["physical"]),
+        catalog.TerminalDecommissioned(venue_id="VA3", terminal_id="T3"),
+        catalog.TerminalDeployed(venue_id="VA5", terminal_id="T5", card_forms=["physical"]),
         # hospital: one venue, three merchants (one in the e-card agreement)
-        VenueRegistered(venue_id="VB1", name="沙坪坝医院", jurisdiction="500106", item_id=HOSPITAL),
-        TerminalDeployed(venue_id="VB1", terminal_id="TB1", card_forms=["physical"]),
-        MerchantRegistered(merchant_id="MB1", name="医院收费处", jurisdiction="500106", item_id=HOSPITAL),
-        MerchantRegistered(merchant_id="MB2", name="医院药房", jurisdiction="500106", item_id=HOSPITAL),
-        MerchantRegistered(merchant_id="MB3", name="医院食堂", jurisdiction="500106", item_id=HOSPITAL),
-        MerchantJoinedAgreement(merchant_id="MB1"),
-        MerchantJoinedAgreement(merchant_id="MB3"),
-        MerchantLeftAgreement(merchant_id="MB3"),
+        catalog.VenueRegistered(venue_id="VB1", name="沙坪坝医院", jurisdiction="500106", item_id=HOSPITAL),
+        catalog.TerminalDeployed(venue_id="VB1", terminal_id="TB1", card_forms=["physical"]),
+        *(
+            catalog.MerchantRegistered(merchant_id=m, name=name, jurisdiction="500106", item_id=HOSPITAL)
+            for m, name in (("MB1", "医院收费处"), ("MB2", "医院药房"), ("MB3", "医院食堂"))
+        ),
+        catalog.MerchantJoinedAgreement(merchant_id="MB1"),
+        catalog.MerchantJoinedAgreement(merchant_id="MB3"),
+        catalog.MerchantLeftAgreement(merchant_id="MB3"),
     ]
 
 
@@ -153,20 +146,24 @@ def identity_events() -> list[DomainEvent]:
     ]
 
 
-def payment(merchant: str, method: str, agreement: bool) -> PaymentSettled:
+def payment(merchant: str, method: str, agreement: bool, **fields: Any) -> PaymentSettled:
+    """A settled payment at the hospital (by default), three hours ago."""
     return PaymentSettled(
-        payment_id=uuid.uuid4().hex,
-        bill_id=uuid.uuid4().hex,
-        merchant_id=merchant,
-        item_id=HOSPITAL,
-        jurisdiction="500106",
-        method=method,
-        amount_fen=1200,
-        payer_key="pk",
-        issuer_region="500106",
-        cross_region=False,
-        agreement_merchant=agreement,
-        settled_at=at(timedelta(hours=3)),
+        **{
+            "payment_id": uuid.uuid4().hex,
+            "bill_id": uuid.uuid4().hex,
+            "merchant_id": merchant,
+            "item_id": HOSPITAL,
+            "jurisdiction": "500106",
+            "method": method,
+            "amount_fen": 1200,
+            "payer_key": "pk",
+            "issuer_region": "500106",
+            "cross_region": False,
+            "agreement_merchant": agreement,
+            "settled_at": at(timedelta(hours=3)),
+            **fields,
+        }
     )
 
 
@@ -246,12 +243,8 @@ async def record(running: RunningPlatform, service: str, events: list[DomainEven
             await runtime.store.append(conn, f"{service}-{uuid.uuid4().hex}", [NewEvent(event)])
 
 
-async def seed_catalogue(running: RunningPlatform, events: list[DomainEvent]) -> None:
-    await seed_catalog(running, *events)
-
-
 async def build_world(running: RunningPlatform) -> None:
-    await seed_catalogue(running, catalogue())
+    await seed_catalog(running, *catalogue())
     await record(running, "identity", identity_events())
     await record(running, "payments", payment_events())
     await record(running, "disbursement", payee_events())

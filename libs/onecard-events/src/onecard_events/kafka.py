@@ -12,6 +12,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
 from .cloudevents import Headers
+from .topology import SERVICES
 
 
 @dataclass(frozen=True)
@@ -43,10 +44,7 @@ def platform_topics(
     `prefix` namespaces a whole deployment (ONECARD_TOPIC_PREFIX); production uses none.
     """
     week = 7 * 24 * 3600 * 1000
-    topics = [
-        TopicSpec(service_topic(s, prefix), partitions)
-        for s in ("catalog", "identity", "payments", "disbursement", "reporting")
-    ]
+    topics = [TopicSpec(service_topic(s, prefix), partitions) for s in SERVICES]
     for region in partners:
         topics += [
             TopicSpec(partner_outbound_topic(region, prefix), partitions, retention_ms=30 * 24 * 3600 * 1000),

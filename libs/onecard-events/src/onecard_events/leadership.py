@@ -7,13 +7,18 @@ connection ends, and a standby takes over within one retry interval after a cras
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from sqlalchemy import text
 
 from .database import Database
+from .waiting import wait_or_stop
+
+log = logging.getLogger(__name__)
 
 
 def _lock_key(name: str) -> int:
@@ -37,3 +42,33 @@ async def leadership(db: Database, name: str) -> AsyncIterator[bool]:
             if held:
                 await conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _lock_key(name)})
                 await conn.commit()
+
+
+async def run_as_leader(
+    db: Database,
+    name: str,
+    lead: Callable[[asyncio.Event], Awaitable[None]],
+    stop: asyncio.Event,
+    *,
+    standby_seconds: float = 2.0,
+    retry_seconds: float = 1.0,
+) -> None:
+    """Run `lead(stop)` as the single active worker `name` until `stop` is set.
+
+    A standby replica retries the lock every `standby_seconds`. An error in `lead` is logged and
+    the lock released (another replica may take over); this one retries after `retry_seconds`.
+    `lead` returning normally before `stop` means "nothing more to do as leader": it is called
+    again after the standby interval.
+    """
+    while not stop.is_set():
+        async with leadership(db, name) as leader:
+            if leader:
+                try:
+                    await lead(stop)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("worker %s failed; restarting", name)
+                    await wait_or_stop(stop, retry_seconds)
+                    continue
+        await wait_or_stop(stop, standby_seconds)

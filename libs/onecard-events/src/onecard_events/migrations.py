@@ -7,57 +7,77 @@ as an explicit step (a Helm hook Job in a cluster).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import command, op
 from alembic.config import Config
 from alembic.runtime.environment import EnvironmentContext
-from sqlalchemy import text
+from sqlalchemy import Table, text
 from sqlalchemy.engine import Connection
 
 from .database import Database
-from .tables import Json
+from .tables import checkpoints, events, idempotency_keys
+
+
+def create_declared_tables(*tables: Table, server_defaults: Mapping[str, Any] | None = None) -> None:
+    """Create `tables` as the adapters declare them (call from a revision's upgrade).
+
+    Tables are declared once, in the service's `adapters/tables.py` (ADR 0008); a revision names
+    the tables it creates. A column added after a table shipped is declared with
+    `info={"since": "<revision>"}`, skipped here, and added by that revision's `op.add_column`.
+    `server_defaults` maps "table.column" to a dialect's server default.
+    """
+    bind = op.get_bind()
+    revision = op.get_context().get_current_revision()
+    defaults = dict(server_defaults or {})
+    for table in tables:
+        kept = [c for c in table.columns if not c.info.get("since") or c.info["since"] == revision]
+        names = {c.name for c in kept}
+        columns = []
+        for column in kept:
+            copy = column._copy()
+            if f"{table.name}.{column.name}" in defaults:
+                copy.server_default = sa.DefaultClause(defaults[f"{table.name}.{column.name}"])
+            columns.append(copy)
+        extras: list[Any] = []
+        for constraint in table.constraints:
+            if isinstance(constraint, sa.UniqueConstraint) and constraint.name:
+                cols = [c.name for c in constraint.columns]
+                if set(cols) <= names:
+                    extras.append(sa.UniqueConstraint(*cols, name=constraint.name))
+        for index in table.indexes:
+            cols = [c.name for c in index.columns]
+            if index.name and set(cols) <= names and not any(c.index for c in index.columns):
+                extras.append(sa.Index(index.name, *cols, unique=bool(index.unique)))
+        sa.Table(table.name, sa.MetaData(), *columns, *extras, **table.kwargs).create(bind)
 
 
 def create_store_tables() -> None:
     """DDL for the event log, checkpoints and idempotency keys (call from a revision's upgrade)."""
     postgres = op.get_bind().dialect.name == "postgresql"
     tx_default = sa.text("(pg_current_xact_id()::text::bigint)") if postgres else sa.text("0")
-    position_type = sa.BigInteger() if postgres else sa.Integer()
-    op.create_table(
-        "events",
-        sa.Column("position", position_type, primary_key=True, autoincrement=True),
-        sa.Column("tx_id", sa.BigInteger(), nullable=False, server_default=tx_default),
-        sa.Column("stream_id", sa.String(200), nullable=False),
-        sa.Column("stream_version", sa.Integer(), nullable=False),
-        sa.Column("event_id", sa.String(64), nullable=False, unique=True),
-        sa.Column("event_type", sa.String(200), nullable=False),
-        sa.Column("schema_version", sa.Integer(), nullable=False),
-        sa.Column("data", Json, nullable=False),
-        sa.Column("metadata", Json, nullable=False),
-        sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
-        sa.UniqueConstraint("stream_id", "stream_version", name="uq_events_stream_version"),
-        sqlite_autoincrement=True,
-    )
-    op.create_index("ix_events_read_order", "events", ["tx_id", "position"])
-    op.create_table(
-        "checkpoints",
-        sa.Column("name", sa.String(300), primary_key=True),
-        sa.Column("tx_id", sa.BigInteger(), nullable=False),
-        sa.Column("position", sa.BigInteger(), nullable=False),
-        sa.Column("kafka_offset", sa.BigInteger(), nullable=True),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-    )
-    op.create_table(
-        "idempotency_keys",
-        sa.Column("scope", sa.String(200), primary_key=True),
-        sa.Column("key", sa.String(200), primary_key=True),
-        sa.Column("request_hash", sa.String(64), nullable=False),
-        sa.Column("status_code", sa.Integer(), nullable=True),
-        sa.Column("response", sa.LargeBinary(), nullable=True),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-    )
+    defaults = {"events.tx_id": tx_default}
+    create_declared_tables(events, checkpoints, idempotency_keys, server_defaults=defaults)
+
+
+def store_revision(service: str) -> dict[str, Any]:
+    """The module attributes of a service's first revision, which creates its event store:
+    `globals().update(store_revision("catalog"))` is the whole revision file."""
+
+    def downgrade() -> None:
+        raise NotImplementedError("the event store is append-only; restore from backup instead")
+
+    return {
+        "revision": f"{service}_0001",
+        "down_revision": None,
+        "branch_labels": None,
+        "depends_on": None,
+        "upgrade": create_store_tables,
+        "downgrade": downgrade,
+    }
 
 
 def _config(script_location: Path) -> Config:

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
+
+from .times import rfc3339
+from .times import utcnow as utcnow
 
 
 class DomainEvent(BaseModel):
@@ -84,8 +87,4 @@ class RecordedEvent:
     source: str = ""
 
     def time_rfc3339(self) -> str:
-        return self.recorded_at.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+        return rfc3339(self.recorded_at)

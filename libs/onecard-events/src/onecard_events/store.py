@@ -9,7 +9,6 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from opentelemetry import propagate, trace
@@ -23,6 +22,8 @@ from .database import Database
 from .model import DomainEvent, NewEvent, Position, RecordedEvent, utcnow
 from .registry import EventRegistry
 from .tables import events
+from .times import aware
+from .unit_of_work import UnitOfWork
 
 NO_STREAM = 0
 """Expected version of a stream that must not exist yet."""
@@ -104,6 +105,10 @@ class EventStore:
         self.source = source
         self.metrics: StoreMetrics | None = None
         self._postgres = db.is_postgres
+
+    def unit_of_work(self) -> UnitOfWork:
+        """A transaction on this store: `async with store.unit_of_work() as uow: ... await uow.save()`."""
+        return UnitOfWork(self)
 
     # -- writing -----------------------------------------------------------------------------
 
@@ -272,13 +277,8 @@ class EventStore:
             stream_id=row["stream_id"],
             stream_version=row["stream_version"],
             position=Position(int(row["tx_id"]), int(row["position"])),
-            recorded_at=_aware(row["recorded_at"]),
+            recorded_at=aware(row["recorded_at"]),
             data=row["data"],
             metadata=row["metadata"] or {},
             source=self.source,
         )
-
-
-def _aware(moment: datetime) -> datetime:
-    # SQLite hands back naive datetimes; everything the store writes is UTC.
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -42,6 +42,7 @@ events = Table(
     Column("recorded_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("stream_id", "stream_version", name="uq_events_stream_version"),
     Index("ix_events_read_order", "tx_id", "position"),
+    sqlite_autoincrement=True,
 )
 
 checkpoints = Table(

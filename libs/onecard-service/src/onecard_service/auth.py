@@ -13,36 +13,22 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, Literal
 
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from fastapi import Depends, Request
-from onecard_events.model import DomainEvent
+
+# Client events are the catalogue's; credentials are checked against them here.
+from onecard_contracts.catalogue_events import ROLES as ROLES
+from onecard_contracts.catalogue_events import ClientRegistered as ClientRegistered
+from onecard_contracts.catalogue_events import ClientRevoked as ClientRevoked
 
 from .problems import Problem
 
 Role = Literal["admin", "operator", "venue", "merchant", "department", "partner"]
-ROLES: tuple[str, ...] = ("admin", "operator", "venue", "merchant", "department", "partner")
 ISSUER = "onecard-catalog"
-
-
-class ClientRegistered(DomainEvent):
-    event_type: ClassVar[str] = "onecard.catalog.client_registered"
-    client_id: str
-    role: str
-    name: str
-    venues: list[str] = []
-    merchants: list[str] = []
-    department: str | None = None
-    jurisdiction: str | None = None
-    region: str | None = None
-
-
-class ClientRevoked(DomainEvent):
-    event_type: ClassVar[str] = "onecard.catalog.client_revoked"
-    client_id: str
 
 
 @dataclass(frozen=True)

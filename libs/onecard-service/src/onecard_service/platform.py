@@ -14,6 +14,7 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from onecard_contracts.catalog_view import CatalogViewProjection
 from onecard_events.database import Database, open_database, sqlite_url
 from onecard_events.kafka import KafkaPublisher, service_topic
 from onecard_events.migrations import upgrade
@@ -21,6 +22,7 @@ from onecard_events.registry import EventRegistry
 from onecard_events.relay import Relay, RelayMetrics
 from onecard_events.store import EventStore, StoreMetrics
 from onecard_events.subscription import EventSource, KafkaSource, Projection, ProjectionRunner, StoreLogSource
+from onecard_events.topology import SERVICES
 from onecard_events.waiting import wait_or_stop
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -29,14 +31,12 @@ from prometheus_client.registry import Collector
 from sqlalchemy import text
 
 from .auth import ClientRevoked, RevocationList, TokenSigner, TokenVerifier, load_private_key, load_public_key
-from .catalog_view import CatalogViewProjection
 from .observability import HttpMetrics, configure_logging, exporting_tracer_provider
 from .privacy import PersonalDataKeys
 from .problems import install_problem_handlers
 from .settings import Secrets, Settings, resolve_secrets
 
 log = logging.getLogger(__name__)
-SERVICES = ("catalog", "identity", "payments", "disbursement", "reporting")
 Worker = Callable[[asyncio.Event], Awaitable[None]]
 
 

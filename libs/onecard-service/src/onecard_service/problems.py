@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import logging
+import socket
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from onecard_events.aggregate import Refused
 from onecard_events.store import ConcurrencyError
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
@@ -79,9 +83,54 @@ def invalid(field: str, message: str, status: int = 422) -> Problem:
     )
 
 
+def refusal_problem(refused: Refused) -> Problem:
+    """The one mapping of a domain refusal to problem+json."""
+    extra: dict[str, Any] = {"code": refused.code} if refused.code else {}
+    if refused.errors:
+        return Problem(
+            refused.status,
+            refused.detail,
+            title="Validation failed" if refused.status == 422 else None,
+            type_="urn:onecard:problem:validation" if refused.status == 422 else None,
+            errors=[{"field": f, "message": m} for f, m in refused.errors],
+            **extra,
+        )
+    types = {404: "urn:onecard:problem:not-found", 409: "urn:onecard:problem:conflict"}
+    return Problem(refused.status, refused.detail, type_=types.get(refused.status), **extra)
+
+
+RETRY_AFTER_SECONDS = 2
+
+
+def unavailable(detail: str, retry_after: int = RETRY_AFTER_SECONDS) -> Problem:
+    """503: a dependency is down or a wait ran out; the client retries after `retry_after` seconds."""
+    return Problem(503, detail, type_="urn:onecard:problem:unavailable", retry_after=retry_after)
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether `exc` means the database cannot be reached (refused, dropped, restarting, pool
+    exhausted), as opposed to a fault in the request or the code."""
+    if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
+        return True
+    if isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError | sa_exc.TimeoutError):
+        return True
+    if isinstance(
+        exc, asyncpg.PostgresConnectionError | asyncpg.InterfaceError | asyncpg.CannotConnectNowError
+    ):
+        return True
+    # asyncpg's connect raises the socket's own errors (refused, reset, timed out).
+    return isinstance(exc, ConnectionError | TimeoutError | socket.gaierror)
+
+
 def problem_response(problem: Problem) -> JSONResponse:
-    headers = {"WWW-Authenticate": "Bearer"} if problem.status == 401 else None
-    return JSONResponse(problem.body(), status_code=problem.status, media_type=PROBLEM_JSON, headers=headers)
+    headers: dict[str, str] = {}
+    if problem.status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    if "retry_after" in problem.extra:
+        headers["Retry-After"] = str(problem.extra["retry_after"])
+    return JSONResponse(
+        problem.body(), status_code=problem.status, media_type=PROBLEM_JSON, headers=headers or None
+    )
 
 
 def _field(loc: tuple[Any, ...]) -> str:
@@ -114,15 +163,26 @@ def install_problem_handlers(app: FastAPI) -> None:
         assert isinstance(exc, StarletteHTTPException)
         return problem_response(Problem(exc.status_code, str(exc.detail)))
 
+    async def on_refused(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, Refused)
+        return problem_response(refusal_problem(exc))
+
     async def on_conflict(_: Request, exc: Exception) -> JSONResponse:
         return problem_response(conflict(f"concurrent change, retry: {exc}"))
 
     async def on_error(request: Request, exc: Exception) -> JSONResponse:
+        if database_unavailable(exc):
+            # Logged once per request without a traceback: an outage is an expected state.
+            log.warning(
+                "database unavailable on %s %s: %s", request.method, request.url.path, type(exc).__name__
+            )
+            return problem_response(unavailable("the database is unavailable; retry shortly"))
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return problem_response(Problem(500, "the server failed to handle the request"))
 
     app.add_exception_handler(Problem, on_problem)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(Refused, on_refused)
     app.add_exception_handler(ConcurrencyError, on_conflict)
     app.add_exception_handler(Exception, on_error)

@@ -15,7 +15,9 @@ from pathlib import Path
 
 import uvicorn
 from onecard_events.kafka import create_topics, platform_topics
-from onecard_service.platform import SERVICES, Platform
+from onecard_events.rebuild import rebuild
+from onecard_events.topology import SERVICES
+from onecard_service.platform import Platform
 from onecard_service.settings import Settings
 
 from .composition import PrefixDispatcher, build_services
@@ -59,6 +61,22 @@ def cmd_migrate(args: argparse.Namespace) -> None:
     asyncio.run(run())
 
 
+def cmd_rebuild(args: argparse.Namespace) -> None:
+    async def run() -> None:
+        platform = Platform(Settings.from_env())
+        try:
+            for runtime in build_services(platform, [args.service]):
+                await runtime.migrate()
+                if not runtime.projections:
+                    print(f"{runtime.name} keeps no projections")
+                for name, count in (await rebuild(runtime.projections)).items():
+                    print(f"rebuilt {name}: {count} events replayed")
+        finally:
+            await platform.close()
+
+    asyncio.run(run())
+
+
 def cmd_topics(args: argparse.Namespace) -> None:
     settings = Settings.from_env()
     bootstrap = args.bootstrap or settings.kafka_bootstrap
@@ -96,6 +114,14 @@ def parser() -> argparse.ArgumentParser:
     migrate = sub.add_parser("migrate", help="run migrations")
     migrate.add_argument("services", nargs="*", help=f"any of {', '.join(SERVICES)} (default: all)")
     migrate.set_defaults(func=cmd_migrate)
+
+    rebuild_ = sub.add_parser(
+        "rebuild",
+        help="drop a service's read models and replay them from the events "
+        "(replicas wait on the projection's lock meanwhile)",
+    )
+    rebuild_.add_argument("service", choices=SERVICES)
+    rebuild_.set_defaults(func=cmd_rebuild)
 
     topics = sub.add_parser("topics", help="create Kafka topics")
     topics.add_argument("--bootstrap")

@@ -6,7 +6,8 @@ import importlib
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import Any
 
-from onecard_service.platform import SERVICES, Platform, ServiceRuntime
+from onecard_events.topology import SERVICES
+from onecard_service.platform import Platform, ServiceRuntime
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]

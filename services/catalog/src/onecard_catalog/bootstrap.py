@@ -9,11 +9,11 @@ from pathlib import Path
 from onecard_events.waiting import wait_or_stop
 from onecard_service.platform import Platform, ServiceRuntime
 
-from .catalogue_data import loader
+from .adapters.catalogue_data import loader
 from .domain.events import registry
-from .entrypoints.api import ItemListCache, install_error_handler, router
-from .handlers import Catalog
-from .seeding import seed_catalogues
+from .entrypoints.api import ItemListCache, router
+from .handlers.context import Catalog
+from .handlers.seeding import seed_catalogues
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 log = logging.getLogger(__name__)
@@ -57,6 +57,5 @@ def build(platform: Platform) -> ServiceRuntime:
     runtime = CatalogRuntime(platform)
     # One process (embedded) sees every change, so its cache is never stale; replicas expire theirs.
     cache = ItemListCache(None if platform.embedded else REPLICA_CACHE_TTL)
-    install_error_handler(runtime.app)
     runtime.app.include_router(router(runtime.catalog, cache))
     return runtime

@@ -1,4 +1,8 @@
-"""Wires the disbursement service: its store, routes, catalogue view, dispatcher and bank."""
+"""Wires the disbursement service: its store, routes, catalogue view, dispatcher and bank.
+
+Its batch is state-stored (ADR 0010): rows are the source of truth, and the events written with
+them in each unit of work are what other services (reporting) consume.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +12,13 @@ from pathlib import Path
 from onecard_service.platform import Platform, ServiceRuntime
 
 from .adapters.bank import DisbursementBank
+from .adapters.metrics import DisbursementMetrics
 from .adapters.simulated_bank import SimulatedBankConfig, SimulatedDisbursementBank
 from .domain.events import registry
 from .entrypoints.api import install
 from .handlers.context import Context
 from .handlers.dispatch import run_dispatcher
 from .handlers.results import apply_results
-from .metrics import DisbursementMetrics
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 

@@ -7,11 +7,11 @@ from pathlib import Path
 from onecard_service.platform import Platform, ServiceRuntime
 
 from .adapters.identity_view import IdentityEcardReader, IdentityView
+from .adapters.metrics import PaymentMetrics
 from .adapters.simulated_bank import BankRules, SimulatedCardBank
-from .config import PaymentsConfig
-from .context import PaymentMetrics, PaymentsContext
 from .domain.events import registry
 from .entrypoints.api import router
+from .handlers.context import PaymentsConfig, PaymentsContext
 from .handlers.recovery import run_recovery
 
 MIGRATIONS = Path(__file__).parent / "migrations"

@@ -1,25 +1,27 @@
 """Wires the reporting service: its store, the depth projection, the snapshot, routes and the
-partner streams (distributed mode)."""
+partner streams (distributed mode). `onecard rebuild reporting` rebuilds its read models.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from onecard_events.subscription import ProjectionRunner
+from onecard_events.topology import SERVICES
 from onecard_service.platform import Platform, ServiceRuntime
 
+from .adapters.depth_projection import DepthProjection
+from .adapters.snapshot import DepthMetrics, ReportingState
 from .domain.events import registry
 from .entrypoints.api import router
-from .projection import DepthProjection
-from .state import DepthMetrics, ReportingState
+from .entrypoints.partners import add_partner_workers
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-SOURCES = ("catalog", "identity", "payments", "disbursement", "reporting")
 
 
 def add_depth_projection(runtime: ServiceRuntime, batch_size: int = 5000) -> ProjectionRunner:
     """The depth projection, fed in large batches (it writes each batch set-based)."""
-    return runtime.add_projection(DepthProjection(), SOURCES, batch_size=batch_size)
+    return runtime.add_projection(DepthProjection(), SERVICES, batch_size=batch_size)
 
 
 def build(platform: Platform) -> ServiceRuntime:
@@ -31,7 +33,5 @@ def build(platform: Platform) -> ServiceRuntime:
     runtime.add_worker("depth_snapshot", state.run)
     settings = platform.settings
     if settings.kafka_bootstrap and not platform.embedded:
-        from .partners.workers import add_partner_workers
-
         add_partner_workers(runtime)
     return runtime

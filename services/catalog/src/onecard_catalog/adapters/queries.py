@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from onecard_events.times import rfc3339
+from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.places import ItemFacts
 from .tables import clients, in_force, item_versions, jurisdictions, merchants, terminals, venues
-
-
-def rfc3339(moment: datetime) -> str:
-    # SQLite hands back naive datetimes; everything written here is UTC.
-    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return aware.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _plain(row: Any) -> dict[str, Any]:
@@ -104,17 +99,23 @@ async def _terminals_of(conn: AsyncConnection, venue_ids: list[str]) -> dict[str
     return found
 
 
+async def _places(
+    conn: AsyncConnection, table: Table, key: str, **wanted: str | None
+) -> list[dict[str, Any]]:
+    """Rows of `table` (venues or merchants) ordered by `key`, where each given column matches."""
+    query = select(table).order_by(table.c[key])
+    for column, value in wanted.items():
+        if value:
+            query = query.where(table.c[column] == value)
+    return [_plain(r) for r in await conn.execute(query)]
+
+
 async def list_venues(
     conn: AsyncConnection, item_id: str | None, jurisdiction: str | None, venue_id: str | None = None
 ) -> list[dict[str, Any]]:
-    query = select(venues).order_by(venues.c.venue_id)
-    if item_id:
-        query = query.where(venues.c.item_id == item_id)
-    if jurisdiction:
-        query = query.where(venues.c.jurisdiction == jurisdiction)
-    if venue_id:
-        query = query.where(venues.c.venue_id == venue_id)
-    rows = [_plain(r) for r in await conn.execute(query)]
+    rows = await _places(
+        conn, venues, "venue_id", item_id=item_id, jurisdiction=jurisdiction, venue_id=venue_id
+    )
     attached = await _terminals_of(conn, [r["venue_id"] for r in rows])
     return [{**r, "terminals": attached[r["venue_id"]]} for r in rows]
 
@@ -122,14 +123,17 @@ async def list_venues(
 async def list_merchants(
     conn: AsyncConnection, item_id: str | None, jurisdiction: str | None, merchant_id: str | None = None
 ) -> list[dict[str, Any]]:
-    query = select(merchants).order_by(merchants.c.merchant_id)
-    if item_id:
-        query = query.where(merchants.c.item_id == item_id)
-    if jurisdiction:
-        query = query.where(merchants.c.jurisdiction == jurisdiction)
-    if merchant_id:
-        query = query.where(merchants.c.merchant_id == merchant_id)
-    return [_plain(r) for r in await conn.execute(query)]
+    return await _places(
+        conn, merchants, "merchant_id", item_id=item_id, jurisdiction=jurisdiction, merchant_id=merchant_id
+    )
+
+
+async def get_venue(conn: AsyncConnection, venue_id: str) -> dict[str, Any] | None:
+    return next(iter(await list_venues(conn, None, None, venue_id)), None)
+
+
+async def get_merchant(conn: AsyncConnection, merchant_id: str) -> dict[str, Any] | None:
+    return next(iter(await list_merchants(conn, None, None, merchant_id)), None)
 
 
 async def get_client(conn: AsyncConnection, client_id: str) -> dict[str, Any] | None:

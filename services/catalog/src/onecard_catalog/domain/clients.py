@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from onecard_contracts.catalogue_events import ROLES
+from onecard_events.aggregate import Aggregate
 from onecard_events.model import DomainEvent
-from onecard_service.auth import ROLES, ClientRegistered, ClientRevoked
 
 from .errors import invalid_fields, unknown
+from .events import ClientRegistered, ClientRevoked
 from .places import CODE, LOCAL_ID
 
 # Scope fields each role needs (all of them) and may carry; anything else is refused so that a
@@ -69,49 +71,45 @@ def _id_errors(
     return errors
 
 
-def register_client(
-    client_id: str, request: ClientRequest, partner_regions: set[str], jurisdictions: set[str]
-) -> ClientRegistered:
-    if request.role not in ROLES:
-        raise invalid_fields([("role", f"must be one of {', '.join(ROLES)}")])
-    errors = _scope_errors(request) or _id_errors(request, partner_regions, jurisdictions)
-    if not request.name.strip():
-        errors.append(("name", "is required"))
-    if errors:
-        raise invalid_fields(errors)
-    return ClientRegistered(
-        client_id=client_id,
-        role=request.role,
-        name=request.name.strip(),
-        venues=sorted(set(request.venues)),
-        merchants=sorted(set(request.merchants)),
-        department=request.department,
-        jurisdiction=request.jurisdiction,
-        region=request.region,
-    )
-
-
 @dataclass
-class Client:
+class Client(Aggregate):
     client_id: str
     registered: bool = False
     revoked: bool = False
 
-    @classmethod
-    def from_events(cls, client_id: str, events: list[DomainEvent]) -> Client:
-        client = cls(client_id)
-        for event in events:
-            if isinstance(event, ClientRegistered):
-                client.registered = True
-            elif isinstance(event, ClientRevoked):
-                client.revoked = True
-        return client
+    def apply(self, event: DomainEvent) -> None:
+        if isinstance(event, ClientRegistered):
+            self.registered = True
+        elif isinstance(event, ClientRevoked):
+            self.revoked = True
 
+    def register(
+        self, request: ClientRequest, partner_regions: set[str], jurisdictions: set[str]
+    ) -> ClientRegistered:
+        if request.role not in ROLES:
+            raise invalid_fields([("role", f"must be one of {', '.join(ROLES)}")])
+        errors = _scope_errors(request) or _id_errors(request, partner_regions, jurisdictions)
+        if not request.name.strip():
+            errors.append(("name", "is required"))
+        if errors:
+            raise invalid_fields(errors)
+        return self.trigger(
+            ClientRegistered(
+                client_id=self.client_id,
+                role=request.role,
+                name=request.name.strip(),
+                venues=sorted(set(request.venues)),
+                merchants=sorted(set(request.merchants)),
+                department=request.department,
+                jurisdiction=request.jurisdiction,
+                region=request.region,
+            )
+        )
 
-def revoke_client(state: Client) -> ClientRevoked | None:
-    """None when the client is revoked already (DELETE is idempotent)."""
-    if not state.registered:
-        raise unknown("client", state.client_id)
-    if state.revoked:
-        return None
-    return ClientRevoked(client_id=state.client_id)
+    def revoke(self) -> ClientRevoked | None:
+        """Nothing when the client is revoked already (DELETE is idempotent)."""
+        if not self.registered:
+            raise unknown("client", self.client_id)
+        if self.revoked:
+            return None
+        return self.trigger(ClientRevoked(client_id=self.client_id))

@@ -11,9 +11,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from onecard_events.aggregate import Aggregate, Refused
 from onecard_events.model import DomainEvent
 
-from .errors import Rejected, duplicate, invalid_fields, unknown
+from .errors import duplicate, invalid, invalid_fields, unknown
 from .events import ItemPublished, ItemRetired
 
 KINDS = ("service", "support")
@@ -28,6 +29,12 @@ _SERVER_FIELDS = ("version", "status")
 
 def stream_of(item_id: str) -> str:
     return f"item-{item_id}"
+
+
+def check_jurisdiction(known: bool, code: str) -> None:
+    """Items, venues and merchants belong to a jurisdiction the catalogue knows."""
+    if not known:
+        raise invalid("jurisdiction", f"jurisdiction {code!r} is not known")
 
 
 def _strings(value: Any) -> bool:
@@ -97,7 +104,7 @@ def _check_text(raw: dict[str, Any], errors: list[tuple[str, str]]) -> None:
 
 
 def normalise_item(raw: dict[str, Any]) -> dict[str, Any]:
-    """The item as the catalogue records it, or Rejected listing every field at fault.
+    """The item as the catalogue records it, or a refusal listing every field at fault.
 
     Fields the contract does not name are kept as given (the official catalogues carry their
     source and lead departments); `version` and `status` are the catalogue's to set.
@@ -132,63 +139,52 @@ def normalise_item(raw: dict[str, Any]) -> dict[str, Any]:
 
 
 @dataclass
-class Item:
-    """State of one item folded from its stream."""
+class Item(Aggregate):
+    """One item folded from its stream; its decisions trigger the versions they make."""
 
     item_id: str
-    version: int = 0
     status: str | None = None
     current: dict[str, Any] = field(default_factory=dict)
-
-    @classmethod
-    def from_events(cls, item_id: str, events: list[DomainEvent]) -> Item:
-        item = cls(item_id)
-        for event in events:
-            item.apply(event)
-        return item
+    latest: int = 0
 
     def apply(self, event: DomainEvent) -> None:
         if isinstance(event, ItemPublished):
-            self.version, self.status, self.current = event.version, "active", dict(event.item)
+            self.latest, self.status, self.current = event.version, "active", dict(event.item)
         elif isinstance(event, ItemRetired):
-            self.version, self.status = event.version, "retired"
+            self.latest, self.status = event.version, "retired"
 
     @property
     def exists(self) -> bool:
-        return self.version > 0
+        return self.latest > 0
 
+    def _publish(self, item: dict[str, Any], version: int, now: str) -> ItemPublished:
+        published = {**item, "version": version, "status": "active"}
+        return self.trigger(ItemPublished(item=published, version=version, valid_from=now))
 
-def _publication(item: dict[str, Any], version: int, now: str) -> ItemPublished:
-    return ItemPublished(
-        item={**item, "version": version, "status": "active"}, version=version, valid_from=now
-    )
+    def publish(self, item: dict[str, Any], now: str, jurisdiction_known: bool = True) -> ItemPublished:
+        """The first version of a new item (of a jurisdiction the catalogue knows)."""
+        check_jurisdiction(jurisdiction_known, item["jurisdiction"])
+        if self.exists:
+            raise duplicate("item", self.item_id)
+        return self._publish(item, 1, now)
 
+    def revise(self, item: dict[str, Any], now: str, expected_version: int | None) -> ItemPublished | None:
+        """A new version; nothing when the content is unchanged (a repeated PUT records nothing)."""
+        if not self.exists:
+            raise unknown("item", self.item_id)
+        if self.status == "retired":
+            raise Refused(f"item {self.item_id!r} is retired; publish a new item instead")
+        if expected_version is not None and expected_version != self.latest:
+            raise Refused(f"item {self.item_id!r} is at version {self.latest}, not {expected_version}")
+        unchanged = {k: v for k, v in self.current.items() if k not in _SERVER_FIELDS}
+        if unchanged == item:
+            return None
+        return self._publish(item, self.latest + 1, now)
 
-def publish(state: Item, item: dict[str, Any], now: str) -> ItemPublished:
-    """The first version of a new item."""
-    if state.exists:
-        raise duplicate("item", state.item_id)
-    return _publication(item, 1, now)
-
-
-def revise(state: Item, item: dict[str, Any], now: str, expected_version: int | None) -> ItemPublished | None:
-    """A new version; None when the content is unchanged (a repeated PUT records nothing)."""
-    if not state.exists:
-        raise unknown("item", state.item_id)
-    if state.status == "retired":
-        raise Rejected(409, f"item {state.item_id!r} is retired; publish a new item instead")
-    if expected_version is not None and expected_version != state.version:
-        raise Rejected(409, f"item {state.item_id!r} is at version {state.version}, not {expected_version}")
-    unchanged = {k: v for k, v in state.current.items() if k not in _SERVER_FIELDS}
-    if unchanged == item:
-        return None
-    return _publication(item, state.version + 1, now)
-
-
-def retire(state: Item, now: str) -> ItemRetired | None:
-    """Retirement as a version of its own; None when the item is retired already."""
-    if not state.exists:
-        raise unknown("item", state.item_id)
-    if state.status == "retired":
-        return None
-    return ItemRetired(item_id=state.item_id, version=state.version + 1, valid_from=now)
+    def retire(self, now: str) -> ItemRetired | None:
+        """Retirement as a version of its own; nothing when the item is retired already."""
+        if not self.exists:
+            raise unknown("item", self.item_id)
+        if self.status == "retired":
+            return None
+        return self.trigger(ItemRetired(item_id=self.item_id, version=self.latest + 1, valid_from=now))

@@ -1,16 +1,17 @@
 """Jurisdictions, venues (with their terminals), merchants: aggregates and the rules they keep.
 
 Rules that span aggregates (the item a venue serves must exist, be active and be an identity
-item) take the facts they need as arguments; the handlers read those facts from the query tables
-in the same transaction, so the domain stays free of I/O.
+item; its jurisdiction must be known) take the facts they need as arguments; the handlers read
+those facts from the query tables in the same transaction, so the domain stays free of I/O.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
 
+from onecard_contracts.regions import covers
+from onecard_events.aggregate import Aggregate
 from onecard_events.model import DomainEvent
 
 from .errors import duplicate, invalid, invalid_fields, unknown
@@ -23,7 +24,7 @@ from .events import (
     TerminalDeployed,
     VenueRegistered,
 )
-from .items import CARD_FORMS
+from .items import CARD_FORMS, check_jurisdiction
 
 JURISDICTION_KINDS = ("municipal", "district", "county", "partner")
 CODE = re.compile(r"^\d{6}$")
@@ -41,36 +42,31 @@ class ItemFacts:
     categories: tuple[str, ...]
 
 
-def _replay(state: Any, events: list[DomainEvent]) -> Any:
-    for event in events:
-        state.apply(event)
-    return state
-
-
 # -- jurisdictions -------------------------------------------------------------------------------
 
 
-def add_jurisdiction(exists: bool, code: str, name: str, kind: str) -> JurisdictionAdded:
-    errors: list[tuple[str, str]] = []
-    if not CODE.match(code):
-        errors.append(("code", "must be a 6-digit administrative division code"))
-    if not name.strip():
-        errors.append(("name", "is required"))
-    if kind not in JURISDICTION_KINDS:
-        errors.append(("kind", f"must be one of {', '.join(JURISDICTION_KINDS)}"))
-    if errors:
-        raise invalid_fields(errors)
-    if exists:
-        raise duplicate("jurisdiction", code)
-    return JurisdictionAdded(code=code, name=name.strip(), kind=kind)
+@dataclass
+class Jurisdiction(Aggregate):
+    code: str
+    added: bool = False
 
+    def apply(self, event: DomainEvent) -> None:
+        if isinstance(event, JurisdictionAdded):
+            self.added = True
 
-def within(place: str, item_jurisdiction: str) -> bool:
-    """A venue or merchant serves an item of its own jurisdiction, or of the province-level one
-    above it (a Shapingba library offers the municipal library item 500000:30)."""
-    if place == item_jurisdiction:
-        return True
-    return item_jurisdiction.endswith("0000") and place[:2] == item_jurisdiction[:2]
+    def add(self, name: str, kind: str) -> JurisdictionAdded:
+        errors: list[tuple[str, str]] = []
+        if not CODE.match(self.code):
+            errors.append(("code", "must be a 6-digit administrative division code"))
+        if not name.strip():
+            errors.append(("name", "is required"))
+        if kind not in JURISDICTION_KINDS:
+            errors.append(("kind", f"must be one of {', '.join(JURISDICTION_KINDS)}"))
+        if errors:
+            raise invalid_fields(errors)
+        if self.added:
+            raise duplicate("jurisdiction", self.code)
+        return self.trigger(JurisdictionAdded(code=self.code, name=name.strip(), kind=kind))
 
 
 def check_item_for(
@@ -87,10 +83,34 @@ def check_item_for(
         raise invalid("item_id", f"item {item_id!r} is retired and takes no new {use}s")
     if needed_category not in item.categories:
         raise invalid("item_id", f"item {item_id!r} has no {needed_category} category; a {use} needs one")
-    if not within(jurisdiction, item.jurisdiction):
+    # A venue or merchant serves an item of its own jurisdiction, or of the province-level one
+    # above it (a Shapingba library offers the municipal library item 500000:30).
+    if not covers(item.jurisdiction, jurisdiction):
         raise invalid(
             "jurisdiction", f"{jurisdiction} is outside the item's jurisdiction {item.jurisdiction}"
         )
+
+
+# The category of item each kind of place serves.
+SERVES = {"venue": "identity", "merchant": "payment"}
+
+
+def check_new_place(
+    use: str,
+    place_id: str,
+    registered: bool,
+    jurisdiction: str,
+    known: bool,
+    item_id: str,
+    item: ItemFacts | None,
+) -> None:
+    """A venue or merchant registration: a valid new id, a known jurisdiction (`known`) and an
+    item (`item`: its facts, None if it does not exist) that the place can serve."""
+    check_local_id(f"{use}_id", place_id)
+    if registered:
+        raise duplicate(use, place_id)
+    check_jurisdiction(known, jurisdiction)
+    check_item_for(use, SERVES[use], item, item_id, jurisdiction)
 
 
 def check_local_id(name: str, value: str) -> None:
@@ -116,15 +136,10 @@ def check_card_forms(card_forms: list[str]) -> None:
 
 
 @dataclass
-class Venue:
+class Venue(Aggregate):
     venue_id: str
     registered: bool = False
     terminals: dict[str, bool] = field(default_factory=dict)
-
-    @classmethod
-    def from_events(cls, venue_id: str, events: list[DomainEvent]) -> Venue:
-        venue: Venue = _replay(cls(venue_id), events)
-        return venue
 
     def apply(self, event: DomainEvent) -> None:
         if isinstance(event, VenueRegistered):
@@ -134,48 +149,45 @@ class Venue:
         elif isinstance(event, TerminalDecommissioned):
             self.terminals[event.terminal_id] = False
 
+    def register(
+        self, name: str, jurisdiction: str, item_id: str, known: bool, item: ItemFacts | None
+    ) -> VenueRegistered:
+        check_new_place("venue", self.venue_id, self.registered, jurisdiction, known, item_id, item)
+        return self.trigger(
+            VenueRegistered(venue_id=self.venue_id, name=name, jurisdiction=jurisdiction, item_id=item_id)
+        )
 
-def register_venue(state: Venue, name: str, jurisdiction: str, item_id: str) -> VenueRegistered:
-    check_local_id("venue_id", state.venue_id)
-    if state.registered:
-        raise duplicate("venue", state.venue_id)
-    return VenueRegistered(venue_id=state.venue_id, name=name, jurisdiction=jurisdiction, item_id=item_id)
+    def deploy_terminal(self, terminal_id: str, card_forms: list[str]) -> TerminalDeployed:
+        """A new terminal, or one decommissioned earlier put back into service."""
+        if not self.registered:
+            raise unknown("venue", self.venue_id)
+        check_local_id("terminal_id", terminal_id)
+        check_card_forms(card_forms)
+        if self.terminals.get(terminal_id):
+            raise duplicate("terminal", terminal_id)
+        return self.trigger(
+            TerminalDeployed(venue_id=self.venue_id, terminal_id=terminal_id, card_forms=card_forms)
+        )
 
-
-def deploy_terminal(state: Venue, terminal_id: str, card_forms: list[str]) -> TerminalDeployed:
-    """A new terminal, or one decommissioned earlier put back into service."""
-    if not state.registered:
-        raise unknown("venue", state.venue_id)
-    check_local_id("terminal_id", terminal_id)
-    check_card_forms(card_forms)
-    if state.terminals.get(terminal_id):
-        raise duplicate("terminal", terminal_id)
-    return TerminalDeployed(venue_id=state.venue_id, terminal_id=terminal_id, card_forms=card_forms)
-
-
-def decommission_terminal(state: Venue, terminal_id: str) -> TerminalDecommissioned | None:
-    if not state.registered:
-        raise unknown("venue", state.venue_id)
-    if terminal_id not in state.terminals:
-        raise unknown("terminal", terminal_id)
-    if not state.terminals[terminal_id]:
-        return None
-    return TerminalDecommissioned(venue_id=state.venue_id, terminal_id=terminal_id)
+    def decommission_terminal(self, terminal_id: str) -> TerminalDecommissioned | None:
+        """Nothing when the terminal is decommissioned already (DELETE is idempotent)."""
+        if not self.registered:
+            raise unknown("venue", self.venue_id)
+        if terminal_id not in self.terminals:
+            raise unknown("terminal", terminal_id)
+        if not self.terminals[terminal_id]:
+            return None
+        return self.trigger(TerminalDecommissioned(venue_id=self.venue_id, terminal_id=terminal_id))
 
 
 # -- merchants -----------------------------------------------------------------------------------
 
 
 @dataclass
-class Merchant:
+class Merchant(Aggregate):
     merchant_id: str
     registered: bool = False
     agreement: bool = False
-
-    @classmethod
-    def from_events(cls, merchant_id: str, events: list[DomainEvent]) -> Merchant:
-        merchant: Merchant = _replay(cls(merchant_id), events)
-        return merchant
 
     def apply(self, event: DomainEvent) -> None:
         if isinstance(event, MerchantRegistered):
@@ -185,22 +197,22 @@ class Merchant:
         elif isinstance(event, MerchantLeftAgreement):
             self.agreement = False
 
+    def register(
+        self, name: str, jurisdiction: str, item_id: str, known: bool, item: ItemFacts | None
+    ) -> MerchantRegistered:
+        check_new_place("merchant", self.merchant_id, self.registered, jurisdiction, known, item_id, item)
+        return self.trigger(
+            MerchantRegistered(
+                merchant_id=self.merchant_id, name=name, jurisdiction=jurisdiction, item_id=item_id
+            )
+        )
 
-def register_merchant(state: Merchant, name: str, jurisdiction: str, item_id: str) -> MerchantRegistered:
-    check_local_id("merchant_id", state.merchant_id)
-    if state.registered:
-        raise duplicate("merchant", state.merchant_id)
-    return MerchantRegistered(
-        merchant_id=state.merchant_id, name=name, jurisdiction=jurisdiction, item_id=item_id
-    )
-
-
-def set_agreement(state: Merchant, joined: bool) -> DomainEvent | None:
-    """Join or leave the e-card agreement; None when the merchant is there already."""
-    if not state.registered:
-        raise unknown("merchant", state.merchant_id)
-    if state.agreement == joined:
-        return None
-    if joined:
-        return MerchantJoinedAgreement(merchant_id=state.merchant_id)
-    return MerchantLeftAgreement(merchant_id=state.merchant_id)
+    def set_agreement(self, joined: bool) -> DomainEvent | None:
+        """Join or leave the e-card agreement; nothing when the merchant is there already."""
+        if not self.registered:
+            raise unknown("merchant", self.merchant_id)
+        if self.agreement == joined:
+            return None
+        if joined:
+            return self.trigger(MerchantJoinedAgreement(merchant_id=self.merchant_id))
+        return self.trigger(MerchantLeftAgreement(merchant_id=self.merchant_id))

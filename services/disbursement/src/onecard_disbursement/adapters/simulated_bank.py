@@ -3,7 +3,8 @@
 It stands in for the card bank's bulk-payment interface. Its books are a table
 (`simbank_ledger`), so an order re-sent after a crash pays nobody twice: the reference id is
 the ledger's key. Outcomes follow deterministic, configurable rules; results are posted back in
-chunks through the service's result handler, as a real bank's callback would.
+chunks through the service's result handler, as a real bank's callback would. Being the bank,
+it keeps its own transactions on its own ledger (no unit of work: it records no events).
 """
 
 from __future__ import annotations
@@ -16,17 +17,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from onecard_events.database import Database
-from onecard_events.model import utcnow
+from onecard_events.sql import any_of, chunks, insert_columns, is_postgres
+from onecard_events.times import utcnow
 from onecard_events.waiting import wait_or_stop
-from sqlalchemy import any_, bindparam, select, update
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import select, update
 
 from ..domain.settlement import Result
-from ..handlers.bulk import insert_columns, is_postgres
-from ..handlers.context import chunks
-from ..tables import simbank_ledger
-from ..waiting import wait_for_either
 from .bank import PaymentOrder, ResultSink
+from .tables import simbank_ledger
+from .waiting import wait_for_either
 
 log = logging.getLogger(__name__)
 # Ledger rows per transaction when an order is taken.
@@ -110,7 +109,7 @@ class SimulatedDisbursementBank:
                         "reason": [r for _, r in verdicts],
                     },
                     {"batch_id": order.batch_id, "posted": False, "created_at": now},
-                    ignore_duplicates=True,
+                    on_conflict="ON CONFLICT DO NOTHING",
                 )
         self._wakeup.set()
 
@@ -140,20 +139,13 @@ class SimulatedDisbursementBank:
         await self.sink([Result(r.reference_id, r.outcome, r.reason) for r in rows])
         refs = [r.reference_id for r in rows]
         async with self.db.engine.begin() as conn:
-            if is_postgres(conn):
-                wanted = bindparam("refs", refs, type_=ARRAY(simbank_ledger.c.reference_id.type))
+            # The whole set as one array on PostgreSQL; IN lists of a chunk each on SQLite.
+            for part in [refs] if is_postgres(conn) else chunks(refs):
                 await conn.execute(
                     update(simbank_ledger)
-                    .where(simbank_ledger.c.reference_id == any_(wanted))
+                    .where(any_of(conn, simbank_ledger.c.reference_id, part))
                     .values(posted=True)
                 )
-            else:
-                for part in chunks(refs):
-                    await conn.execute(
-                        update(simbank_ledger)
-                        .where(simbank_ledger.c.reference_id.in_(part))
-                        .values(posted=True)
-                    )
         return len(rows)
 
     async def run(self, stop: asyncio.Event) -> None:

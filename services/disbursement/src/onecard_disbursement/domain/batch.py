@@ -1,4 +1,8 @@
-"""A batch's figures and the rules that move it from open to submitted to completed."""
+"""A batch's figures and the rules that move it from open to submitted to completed.
+
+A state-stored aggregate (ADR 0010): `Batch` is read from the batch's row, not folded from its
+event stream; the row and the events move together in one transaction.
+"""
 
 from __future__ import annotations
 

@@ -32,6 +32,16 @@ class Candidate:
 
 
 @dataclass(frozen=True)
+class Sealed:
+    """What is kept of a candidate: masks for display, the account sealed for the bank."""
+
+    ssn_masked: str
+    card_no_masked: str
+    name_masked: str
+    account_sealed: str
+
+
+@dataclass(frozen=True)
 class Rejection:
     reference_id: str
     reason: str

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from onecard_contracts.regions import covers
+
 
 def item_refusal(item: dict[str, Any] | None) -> str | None:
     """Why an item of the catalogue view cannot carry a program (None when it can)."""
@@ -19,6 +21,4 @@ def item_refusal(item: dict[str, Any] | None) -> str | None:
 def jurisdiction_fits(item_jurisdiction: str, program_jurisdiction: str) -> bool:
     """A district runs its own items; a municipal (or provincial) item may be run by any of its
     districts, whose beneficiaries then count towards that district's figure."""
-    if program_jurisdiction == item_jurisdiction:
-        return True
-    return item_jurisdiction.endswith("0000") and program_jurisdiction[:2] == item_jurisdiction[:2]
+    return covers(item_jurisdiction, program_jurisdiction)

@@ -1,4 +1,9 @@
-"""Batches: creating one, adding payees in bulk, submitting it to the bank."""
+"""Batches: creating one, adding payees in bulk, submitting it to the bank.
+
+The batch is state-stored (ADR 0010): each handler changes its rows set-based, on the unit of
+work's connection, and records the events it publishes for other services in the same
+transaction. The batch row's lock, not an expected stream version, orders the changes.
+"""
 
 from __future__ import annotations
 
@@ -6,20 +11,24 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from onecard_events.model import NewEvent, utcnow
-from onecard_events.store import NO_STREAM, StreamAppend
+from onecard_events.model import NewEvent
+from onecard_events.sql import chunks
+from onecard_events.store import NO_STREAM
+from onecard_events.times import utcnow
+from onecard_events.unit_of_work import UnitOfWork
 from onecard_service.auth import Principal
 from onecard_service.privacy import mask_card_no, mask_name, mask_ssn
-from onecard_service.problems import conflict, invalid
-from sqlalchemy import Row, select, update
+from sqlalchemy import Row, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ..adapters import batch_rows
+from ..adapters.rows import batch_row, batch_view, figures_values, to_batch
+from ..adapters.tables import batches, programs
 from ..domain.batch import OPEN, SUBMITTED, Batch, Figures
+from ..domain.errors import conflict, invalid
 from ..domain.events import AcceptedPayee, BatchCreated, BatchSubmitted, PayeesAccepted, batch_stream
-from ..domain.payees import MAX_AMOUNT_FEN, Candidate, Rejection, Room, admit, screen
-from ..tables import batches, claims, payees, programs
-from .bulk import existing, insert_columns
-from .context import Context, authorise, batch_row, batch_view, chunks, figures_values, once, to_batch
+from ..domain.payees import MAX_AMOUNT_FEN, Candidate, Rejection, Room, Sealed, admit, screen
+from .context import Context, authorise, once
 
 # Kafka refuses messages over 1 MB by default; 2,000 payee rows make an event of about 300 kB.
 PAYEES_PER_EVENT = 2000
@@ -39,7 +48,8 @@ async def create_batch(
 ) -> tuple[int, dict[str, Any]]:
     if cmd.control_total_fen > cmd.control_count * MAX_AMOUNT_FEN:
         raise invalid("control_total_fen", "exceeds control_count times the largest amount")
-    async with ctx.db.engine.begin() as conn:
+    async with ctx.store.unit_of_work() as uow:
+        conn = uow.connection
 
         async def effect() -> tuple[int, dict[str, Any]]:
             program = (
@@ -62,20 +72,12 @@ async def create_batch(
             }
             await conn.execute(batches.insert().values(**row))
             created = BatchCreated(**asdict(cmd), item_id=program.item_id, jurisdiction=program.jurisdiction)
-            await ctx.store.append(conn, batch_stream(cmd.batch_id), [created], NO_STREAM)
+            uow.record(batch_stream(cmd.batch_id), [created], NO_STREAM)
             return 201, batch_view(await batch_row(conn, cmd.batch_id))
 
-        return await once(conn, f"batches|{caller.client_id}", key, asdict(cmd), effect)
-
-
-@dataclass(frozen=True)
-class Sealed:
-    """What is kept of a candidate: masks for display, the account sealed for the bank."""
-
-    ssn_masked: str
-    card_no_masked: str
-    name_masked: str
-    account_sealed: str
+        answer = await once(conn, f"batches|{caller.client_id}", key, asdict(cmd), effect)
+        await uow.save()
+    return answer
 
 
 def seal(ctx: Context, c: Candidate) -> Sealed:
@@ -93,7 +95,8 @@ async def add_payees(
     # CPU work (hashing, sealing) happens before the transaction, so the batch lock is short.
     candidates, invalid_rows = screen(rows, ctx.beneficiary_key)
     sealed = {c.reference_id: seal(ctx, c) for c in candidates}
-    async with ctx.db.engine.begin() as conn:
+    async with ctx.store.unit_of_work() as uow:
+        conn = uow.connection
         row = await batch_row(conn, batch_id, lock=True)
         authorise(caller, row.department, row.jurisdiction)
 
@@ -101,14 +104,12 @@ async def add_payees(
             if row.status != OPEN:
                 raise conflict(f"batch {batch_id!r} is {row.status}; only an open batch takes payees")
             accepted, refused = await _admit(conn, row, candidates)
-            await _record(ctx, conn, row, accepted, sealed)
+            await _record(uow, row, accepted, sealed)
             rejected = [asdict(r) for r in (*invalid_rows, *refused)]
             return 200, {"accepted": len(accepted), "rejected": rejected}
 
-        status, answer = await once(
-            conn, f"payees|{batch_id}|{caller.client_id}", key, {"payees": rows}, effect
-        )
-    del status
+        _, answer = await once(conn, f"payees|{batch_id}|{caller.client_id}", key, {"payees": rows}, effect)
+        await uow.save()
     answer = dict(answer)
     ctx.metrics.accepted.inc(answer["accepted"])
     for r in answer["rejected"]:
@@ -119,69 +120,19 @@ async def add_payees(
 async def _admit(
     conn: AsyncConnection, row: Row[Any], candidates: Sequence[Candidate]
 ) -> tuple[list[Candidate], list[Rejection]]:
-    """Two set queries, whatever the size of the call: references used before, people claimed."""
-    used = await existing(conn, payees.c.reference_id, [c.reference_id for c in candidates])
-    claimed = await existing(
-        conn,
-        claims.c.beneficiary_key,
-        [c.beneficiary_key for c in candidates],
-        claims.c.program_id == row.program_id,
-        claims.c.period == row.period,
-    )
+    used, claimed = await batch_rows.used_and_claimed(conn, row, candidates)
     f = to_batch(row).figures
     room = Room(row.control_count - f.accepted, row.control_total_fen - f.accepted_total_fen)
     return admit(candidates, used, claimed, room)
 
 
 async def _record(
-    ctx: Context,
-    conn: AsyncConnection,
-    row: Row[Any],
-    accepted: Sequence[Candidate],
-    sealed: dict[str, Sealed],
+    uow: UnitOfWork, row: Row[Any], accepted: Sequence[Candidate], sealed: dict[str, Sealed]
 ) -> None:
     """Payee rows, claims, counters and the payees_accepted events, all set-based."""
     if not accepted:
         return
-    refs = [c.reference_id for c in accepted]
-    people = [c.beneficiary_key for c in accepted]
-    kept = [sealed[ref] for ref in refs]
-    await insert_columns(
-        conn,
-        payees,
-        {
-            "reference_id": refs,
-            "beneficiary_key": people,
-            "channel": [c.channel for c in accepted],
-            "amount_fen": [c.amount_fen for c in accepted],
-            "ssn_masked": [s.ssn_masked for s in kept],
-            "card_no_masked": [s.card_no_masked for s in kept],
-            "name_masked": [s.name_masked for s in kept],
-            "account_sealed": [s.account_sealed for s in kept],
-        },
-        {
-            "batch_id": row.batch_id,
-            "program_id": row.program_id,
-            "period": row.period,
-            "status": "pending",
-            "reason": "",
-            "accepted_at": utcnow(),
-            "settled_at": None,
-        },
-    )
-    await insert_columns(
-        conn,
-        claims,
-        {"beneficiary_key": people, "reference_id": refs},
-        {"program_id": row.program_id, "period": row.period},
-    )
-    f = to_batch(row).figures
-    total = sum(c.amount_fen for c in accepted)
-    await conn.execute(
-        update(batches)
-        .where(batches.c.batch_id == row.batch_id)
-        .values(accepted=f.accepted + len(accepted), accepted_total_fen=f.accepted_total_fen + total)
-    )
+    await batch_rows.insert_accepted(uow.connection, row, accepted, sealed)
     events = [
         PayeesAccepted(
             batch_id=row.batch_id,
@@ -197,11 +148,13 @@ async def _record(
         )
         for part in chunks(accepted, PAYEES_PER_EVENT)
     ]
-    await ctx.store.append_batch(conn, [StreamAppend(batch_stream(row.batch_id), events, None)])
+    # One append for the stream: two appends to it in one call would claim the same versions.
+    uow.record(batch_stream(row.batch_id), events, None)
 
 
 async def submit_batch(ctx: Context, caller: Principal, batch_id: str, key: str | None) -> dict[str, Any]:
-    async with ctx.db.engine.begin() as conn:
+    async with ctx.store.unit_of_work() as uow:
+        conn = uow.connection
         row = await batch_row(conn, batch_id, lock=True)
         authorise(caller, row.department, row.jurisdiction)
 
@@ -210,18 +163,13 @@ async def submit_batch(ctx: Context, caller: Principal, batch_id: str, key: str 
             refusal = batch.submission_refusal()
             if refusal is not None:
                 raise conflict(refusal)
-            await conn.execute(
-                update(batches)
-                .where(batches.c.batch_id == batch_id)
-                .values(status=SUBMITTED, submitted_at=utcnow())
-            )
-            await ctx.store.append(
-                conn, batch_stream(batch_id), [NewEvent(BatchSubmitted(batch_id=batch_id))], None
-            )
+            await batch_rows.write_batch(conn, batch_id, {"status": SUBMITTED, "submitted_at": utcnow()})
+            uow.record(batch_stream(batch_id), [NewEvent(BatchSubmitted(batch_id=batch_id))], None)
             return 202, batch_view(await batch_row(conn, batch_id))
 
         _, answer = await once(
             conn, f"submit|{batch_id}|{caller.client_id}", key, {"batch_id": batch_id}, effect
         )
+        await uow.save()
     ctx.dispatch_nudge.set()
     return dict(answer)

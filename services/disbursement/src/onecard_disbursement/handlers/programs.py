@@ -5,16 +5,16 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from onecard_events.model import utcnow
+from onecard_contracts.catalog_view import find_item
 from onecard_events.store import NO_STREAM
+from onecard_events.times import utcnow
 from onecard_service.auth import Principal
-from onecard_service.catalog_view import find_item
-from onecard_service.problems import conflict, invalid
 from sqlalchemy import select
 
+from ..adapters.tables import programs
+from ..domain.errors import conflict, invalid
 from ..domain.events import ProgramCreated, program_stream
 from ..domain.program import item_refusal, jurisdiction_fits
-from ..tables import programs
 from .context import Context, authorise, once
 
 
@@ -29,7 +29,8 @@ class CreateProgram:
 async def create_program(
     ctx: Context, caller: Principal, cmd: CreateProgram, key: str | None
 ) -> tuple[int, dict[str, Any]]:
-    async with ctx.db.engine.begin() as conn:
+    async with ctx.store.unit_of_work() as uow:
+        conn = uow.connection
 
         async def effect() -> tuple[int, dict[str, Any]]:
             item = await find_item(conn, cmd.item_id)
@@ -46,9 +47,9 @@ async def create_program(
             await conn.execute(
                 programs.insert().values(**asdict(cmd), department=department, created_at=utcnow())
             )
-            await ctx.store.append(
-                conn, program_stream(cmd.program_id), [ProgramCreated(**asdict(cmd))], NO_STREAM
-            )
+            uow.record(program_stream(cmd.program_id), [ProgramCreated(**asdict(cmd))], NO_STREAM)
             return 201, {**asdict(cmd), "department": department}
 
-        return await once(conn, f"programs|{caller.client_id}", key, asdict(cmd), effect)
+        answer = await once(conn, f"programs|{caller.client_id}", key, asdict(cmd), effect)
+        await uow.save()
+    return answer

@@ -13,6 +13,9 @@ and, in one transaction:
 3. append every `VerificationRecorded` (one INSERT; ids are fresh uuid4s, so no duplicate check);
 4. commit, then answer every request of the batch.
 
+The transaction is a unit of work whose loose appends (`uow.record`) are saved as that one
+`append_batch`; no aggregate is loaded on this path.
+
 While one flusher commits, the next batch gathers; a lone request waits at most `linger` for company.
 """
 
@@ -27,7 +30,7 @@ from typing import Any
 
 from onecard_events.database import Database
 from onecard_events.model import NewEvent
-from onecard_events.store import EventStore, StreamAppend
+from onecard_events.store import NO_STREAM, EventStore
 from opentelemetry import propagate
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -185,7 +188,8 @@ class GroupCommitter:
                 pending.done.set_result(result)
 
     async def _write(self, batch: list[PendingWrite]) -> list[tuple[VerificationRecorded, Outcome]]:
-        async with self.db.engine.begin() as conn:
+        async with self.store.unit_of_work() as uow:
+            conn = uow.connection
             reads = await _read(conn, (p.decision for p in batch))
             decided = [(p, p.decision.resolve(reads)) for p in batch]
             wanted = {
@@ -206,18 +210,15 @@ class GroupCommitter:
                     else:
                         event = _replayed(event)
                 final.append((event, outcome))
-            await self.store.append_batch(
-                conn,
-                [
-                    # The id is the verification id, a uuid4 made for this request: fresh, so the
-                    # store skips its look-up of already stored ids.
-                    StreamAppend(
-                        f"verification-{e.verification_id}",
-                        [NewEvent(e, event_id=e.verification_id, metadata=pending.trace, fresh_id=True)],
-                    )
-                    for (e, _), (pending, _) in zip(final, decided, strict=True)
-                ],
-            )
+                # The id is the verification id, a uuid4 made for this request: fresh, so the
+                # store skips its look-up of already stored ids. All of the batch's appends go
+                # into one INSERT when the unit of work saves.
+                uow.record(
+                    f"verification-{event.verification_id}",
+                    [NewEvent(event, event_id=event.verification_id, metadata=pending.trace, fresh_id=True)],
+                    expected_version=NO_STREAM,
+                )
+            await uow.save()
         return final
 
 

@@ -3,7 +3,8 @@
 Signing keys are generated once and kept (encrypted) in the identity database, so every replica
 signs with the same key and checks every other replica's codes; rotation adds a key under a new
 kid and keeps the old ones verifying. Lookups are cached briefly and reloaded on a miss, so a key
-added on another replica is found at once.
+added on another replica is found at once. Writes run on the caller's connection (a handler's unit
+of work, handlers/keys.py and handlers/partners.py); the caches change once it has committed.
 """
 
 from __future__ import annotations
@@ -17,12 +18,12 @@ from dataclasses import dataclass
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from onecard_events.database import Database
-from onecard_events.model import utcnow
+from onecard_events.sql import insert_ignoring_duplicates, upsert
+from onecard_events.times import utcnow
 from onecard_service.privacy import PersonalDataKeys
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from .sql import insert_for
 from .tables import partner_keys, signing_keys
 
 CACHE_SECONDS = 30.0
@@ -65,26 +66,29 @@ class KeyRing:
         self.region = region
         self._signing: tuple[SigningKey, float] | None = None
         self._public: dict[tuple[str, str], tuple[Ed25519PublicKey | None, float]] = {}
+        # Kids whose SigningKeyPublished this process has seen stored.
+        self.published_kids: set[str] = set()
 
     # -- our region -------------------------------------------------------------------------
 
-    async def signing_key(self) -> SigningKey:
+    def cached_signing_key(self) -> SigningKey | None:
         cached = self._signing
         if cached and time.monotonic() - cached[1] < CACHE_SECONDS:
             return cached[0]
-        async with self.db.engine.begin() as conn:
-            current = await self._newest_active(conn) or await self._create(conn, f"{self.region}-k1")
-        self._signing = (current, time.monotonic())
-        return current
+        return None
 
-    async def rotate(self) -> str:
-        """A new signing key; earlier ones stay valid for checking codes already shown."""
-        kid = f"{self.region}-{uuid.uuid4().hex[:10]}"
-        async with self.db.engine.begin() as conn:
-            await conn.execute(update(signing_keys).values(active=False))
-            key = await self._create(conn, kid)
+    def remember_signing_key(self, key: SigningKey) -> None:
+        """Cache `key` (once the transaction that read or made it has committed)."""
         self._signing = (key, time.monotonic())
-        return key.kid
+
+    async def current_signing_key(self, conn: AsyncConnection) -> SigningKey:
+        """The newest active signing key, made on first use."""
+        return await self._newest_active(conn) or await self._create(conn, f"{self.region}-k1")
+
+    async def rotate(self, conn: AsyncConnection) -> SigningKey:
+        """A new signing key; earlier ones stay valid for checking codes already shown."""
+        await conn.execute(update(signing_keys).values(active=False))
+        return await self._create(conn, f"{self.region}-{uuid.uuid4().hex[:10]}")
 
     async def published(self) -> list[dict[str, str | bool]]:
         """Our public keys, for partner regions to check our codes."""
@@ -123,7 +127,7 @@ class KeyRing:
             "active": True,
         }
         # Replicas starting together race to create the first key; the loser reads the winner's.
-        await conn.execute(insert_for(conn, signing_keys).values(**row).on_conflict_do_nothing())
+        await conn.execute(insert_ignoring_duplicates(conn, signing_keys).values(**row))
         found = await self._newest_active(conn)
         assert found is not None
         return found
@@ -157,16 +161,14 @@ class KeyRing:
         text = (await conn.execute(query)).scalar()
         return parse_public_key(text) if text else None
 
-    async def put_partner_key(self, region: str, kid: str, key: Ed25519PublicKey) -> None:
+    async def put_partner_key(
+        self, conn: AsyncConnection, region: str, kid: str, key: Ed25519PublicKey
+    ) -> None:
         row = {"region": region, "kid": kid, "public_key": raw_public(key), "updated_at": utcnow()}
-        async with self.db.engine.begin() as conn:
-            statement = insert_for(conn, partner_keys).values(**row)
-            await conn.execute(
-                statement.on_conflict_do_update(
-                    index_elements=["region", "kid"],
-                    set_={"public_key": row["public_key"], "updated_at": row["updated_at"]},
-                )
-            )
+        await conn.execute(upsert(conn, partner_keys, row, ["region", "kid"]))
+
+    def forget_public_key(self, region: str, kid: str) -> None:
+        """Drop a cached key (once its change has committed)."""
         self._public.pop((region, kid), None)
 
 

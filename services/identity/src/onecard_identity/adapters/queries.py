@@ -1,4 +1,5 @@
-"""Reads and writes of the identity tables and the catalogue view, on the caller's connection."""
+"""Reads and writes of the identity tables and the catalogue view, on the caller's connection
+(the `stored_*` reads open a read-only connection of their own)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,13 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from onecard_service.catalog_view import catalog_terminals, catalog_venues
+from onecard_contracts.catalog_view import catalog_terminals, catalog_venues
+from onecard_events.database import Database
+from onecard_events.sql import insert_for
 from sqlalchemy import and_, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.verification import CardRecord, VenueTerminal
-from .sql import insert_for
 from .tables import cards, partner_hotlist, qr_nonces
 
 
@@ -43,23 +45,7 @@ async def venue_terminal(conn: AsyncConnection, venue_id: str, terminal_id: str)
 
 
 async def card_record(conn: AsyncConnection, card_key: str) -> CardRecord | None:
-    row = (
-        await conn.execute(
-            select(
-                cards.c.card_key,
-                cards.c.issuer_region,
-                cards.c.status,
-                cards.c.ecard,
-                cards.c.ssn_hash,
-                cards.c.holder_key,
-            ).where(cards.c.card_key == card_key)
-        )
-    ).first()
-    if row is None:
-        return None
-    return CardRecord(
-        row.card_key, row.issuer_region, row.status, bool(row.ecard), row.ssn_hash, row.holder_key
-    )
+    return (await card_records(conn, [card_key])).get(card_key)
 
 
 async def card_records(conn: AsyncConnection, card_keys: Iterable[str]) -> dict[str, CardRecord]:
@@ -82,6 +68,16 @@ async def card_records(conn: AsyncConnection, card_keys: Iterable[str]) -> dict[
 
 async def card_row(conn: AsyncConnection, card_key: str) -> Any:
     return (await conn.execute(select(cards).where(cards.c.card_key == card_key))).first()
+
+
+async def stored_card_row(db: Database, card_key: str) -> Any:
+    async with db.engine.connect() as conn:
+        return await card_row(conn, card_key)
+
+
+async def stored_card_record(db: Database, card_key: str) -> CardRecord | None:
+    async with db.engine.connect() as conn:
+        return await card_record(conn, card_key)
 
 
 async def insert_card(conn: AsyncConnection, row: dict[str, Any]) -> None:

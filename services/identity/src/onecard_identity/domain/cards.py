@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+# The card reference belongs to the e-card code format, shared with payments.
+from onecard_contracts.ecard_code import card_subject as card_subject
+from onecard_contracts.regions import province_of
+from onecard_events.aggregate import Aggregate, Refused
 from onecard_events.model import DomainEvent
-
-# The card reference and the province code belong to the e-card code format, shared with payments.
-from onecard_service.ecard_code import card_subject as card_subject
-from onecard_service.ecard_code import province_code as province_code
 from onecard_service.privacy import ssn_is_valid
 
 from .events import CardRegistered, CardStatusChanged, ECardIssued
@@ -20,68 +19,84 @@ Status = Literal["active", "lost", "cancelled"]
 STATUSES: tuple[Status, ...] = ("active", "lost", "cancelled")
 CARD_NO = re.compile(r"^[0-9A-Z]{9}$")
 REGION = re.compile(r"^\d{6}$")
+CARD_NO_RULE = "must be 9 characters, digits or upper-case letters"
 
 
-class CardRuleBroken(Exception):
-    """A command the card's current state does not allow (HTTP 409)."""
-
-
-def card_field_errors(card_no: str, ssn: str, name: str, issuer_region: str) -> list[dict[str, str]]:
+def card_field_errors(card_no: str, ssn: str, name: str, issuer_region: str) -> list[tuple[str, str]]:
     """Field-level problems of a card as registered; messages never echo the value."""
-    errors: list[dict[str, str]] = []
+    errors: list[tuple[str, str]] = []
     if not CARD_NO.match(card_no):
-        errors.append({"field": "card_no", "message": "must be 9 characters, digits or upper-case letters"})
+        errors.append(("card_no", CARD_NO_RULE))
     if not ssn_is_valid(ssn):
-        errors.append({"field": "ssn", "message": "must be 18 characters with a valid check character"})
+        errors.append(("ssn", "must be 18 characters with a valid check character"))
     if not name.strip() or len(name) > 100:
-        errors.append({"field": "name", "message": "must be 1 to 100 characters"})
+        errors.append(("name", "must be 1 to 100 characters"))
     if not REGION.match(issuer_region):
-        errors.append({"field": "issuer_region", "message": "must be a 6-digit division code"})
+        errors.append(("issuer_region", "must be a 6-digit division code"))
     return errors
 
 
-def province_of(region: str) -> str:
-    return region[:2]
+def check_new_card(card_no: str, ssn: str, name: str, issuer_region: str, own_region: str) -> None:
+    """Refuse (422, field by field) a card this region may not register."""
+    errors = card_field_errors(card_no, ssn, name, issuer_region)
+    if not errors and province_of(issuer_region) != province_of(own_region):
+        errors.append(("issuer_region", f"must lie in this region ({own_region})"))
+    if errors:
+        raise Refused("the card is not valid", status=422, errors=errors)
 
 
-@dataclass(frozen=True)
-class Card:
+@dataclass
+class Card(Aggregate):
+    """One card (stream `card-<card_key>`). `status` is None until the card is registered."""
+
     card_key: str
-    status: Status
-    ecard: bool
+    status: Status | None = None
+    ecard: bool = False
 
-    @classmethod
-    def from_events(cls, events: Sequence[DomainEvent]) -> Card | None:
-        card: Card | None = None
-        for event in events:
-            card = _apply(card, event)
-        return card
+    @property
+    def registered(self) -> bool:
+        return self.status is not None
 
-    def change_status(self, status: Status, at: str) -> list[DomainEvent]:
-        if self.status == "cancelled":
-            raise CardRuleBroken("the card is cancelled; a cancelled card cannot change")
-        if status == self.status:
-            return []
-        return [CardStatusChanged(card_key=self.card_key, status=status, previous=self.status, changed_at=at)]
+    def apply(self, event: DomainEvent) -> None:
+        match event:
+            case CardRegistered():
+                self.status, self.ecard = "active", False
+            case CardStatusChanged():
+                self.status = event.status
+            case ECardIssued():
+                self.ecard = True
 
-    def issue_ecard(self, at: str) -> list[DomainEvent]:
+    def register(self, registered: CardRegistered) -> None:
+        if self.registered:
+            raise Refused("this card is registered already")
+        self.trigger(registered)
+
+    def change_status(self, status: Status, at: str) -> None:
+        current = self._current()
+        if current == "cancelled":
+            raise Refused("the card is cancelled; a cancelled card cannot change")
+        if status != current:
+            self.trigger(
+                CardStatusChanged(card_key=self.card_key, status=status, previous=current, changed_at=at)
+            )
+
+    def issue_ecard(self, at: str) -> None:
         if self.status != "active":
-            raise CardRuleBroken(f"the card is {self.status}; only an active card gets an e-card")
-        return [] if self.ecard else [ECardIssued(card_key=self.card_key, issued_at=at)]
+            raise Refused(f"the card is {self.status}; only an active card gets an e-card")
+        if not self.ecard:
+            self.trigger(ECardIssued(card_key=self.card_key, issued_at=at))
 
     def check_can_show_code(self) -> None:
         if self.status != "active":
-            raise CardRuleBroken(f"the card is {self.status}")
+            raise Refused(f"the card is {self.status}")
         if not self.ecard:
-            raise CardRuleBroken("no e-card has been issued for this card")
+            raise Refused("no e-card has been issued for this card")
+
+    def _current(self) -> Status:
+        if self.status is None:
+            raise Refused("the card is not registered", status=404)
+        return self.status
 
 
-def _apply(card: Card | None, event: DomainEvent) -> Card | None:
-    match event:
-        case CardRegistered():
-            return Card(event.card_key, "active", False)
-        case CardStatusChanged() if card is not None:
-            return Card(card.card_key, event.status, card.ecard)
-        case ECardIssued() if card is not None:
-            return Card(card.card_key, card.status, True)
-    return card
+def card_stream(card_key: str) -> str:
+    return f"card-{card_key}"

@@ -1,7 +1,7 @@
 """Identity events. None carries an ssn, a name or a card number in clear.
 
 Cards are the `card` aggregate, streamed as `card-<card_key>` where the card key is a keyed hash of
-the card's subject (see onecard_service.ecard_code.card_subject); each verification is its own
+the card's subject (see onecard_contracts.ecard_code.card_subject); each verification is its own
 `verification-<id>` stream.
 `VerificationRecorded` is public: the reporting service builds on exactly its fields.
 """

@@ -7,11 +7,12 @@ the order of the checks below is the order in which the reasons are reported.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Any, Literal
 
+from onecard_contracts.regions import is_cross_region, province_code, province_of
 from onecard_service.privacy import ssn_is_valid
 
-from .cards import CARD_NO, REGION, Status, province_code, province_of
+from .cards import CARD_NO, REGION, Status
 from .events import VerificationRecorded
 
 Method = Literal["physical", "electronic"]
@@ -105,25 +106,20 @@ def hotlist_refusal(hotlist_status: str | None) -> str | None:
     return "partner_hotlisted" if hotlist_status in HOTLIST_STATUSES else None
 
 
-def cross_region(issuer_region: str | None, venue_jurisdiction: str) -> bool:
-    return issuer_region is not None and province_of(issuer_region) != province_of(venue_jurisdiction)
+# The event names the place and the outcome by their own field names.
+_PLACE_FIELDS = ("venue_id", "terminal_id", "item_id", "jurisdiction")
+_OUTCOME_FIELDS = ("verified", "reason", "issuer_region", "partner_region", "holder_key")
 
 
 def recorded(
     verification_id: str, where: VenueTerminal, method: Method, outcome: Outcome, occurred_at: str
 ) -> VerificationRecorded:
+    fields: dict[str, Any] = {name: getattr(where, name) for name in _PLACE_FIELDS}
+    fields.update({name: getattr(outcome, name) for name in _OUTCOME_FIELDS})
     return VerificationRecorded(
         verification_id=verification_id,
-        venue_id=where.venue_id,
-        terminal_id=where.terminal_id,
-        item_id=where.item_id,
-        jurisdiction=where.jurisdiction,
         method=method,
-        verified=outcome.verified,
-        reason=outcome.reason,
-        issuer_region=outcome.issuer_region,
-        cross_region=cross_region(outcome.issuer_region, where.jurisdiction),
-        partner_region=outcome.partner_region,
-        holder_key=outcome.holder_key,
+        cross_region=is_cross_region(outcome.issuer_region, where.jurisdiction),
         occurred_at=occurred_at,
+        **fields,
     )

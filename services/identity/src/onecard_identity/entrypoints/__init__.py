@@ -1,1 +1,1 @@
-"""HTTP entry points of the identity service."""
+"""Entry points of the identity service: HTTP routes (api.py) and consumers of other services' events."""

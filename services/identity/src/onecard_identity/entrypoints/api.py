@@ -6,14 +6,15 @@ from dataclasses import asdict
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path
-from onecard_events.model import utcnow
+from onecard_events.times import utcnow
 from onecard_service.auth import Principal, require
 from onecard_service.problems import Problem
 from pydantic import AwareDatetime, BaseModel, Field
 
-from ..context import Identity
+from ..adapters.context import Identity
 from ..domain.cards import Status
-from ..handlers import cards, partners
+from ..handlers import cards, keys, partners
+from ..handlers.cards import CardView
 from ..handlers.verification import CardRead, verify
 
 PREFIX = "/identity/v1"
@@ -28,15 +29,6 @@ class CardIn(BaseModel):
     ssn: str = Field(max_length=32)
     name: str = Field(max_length=200)
     issuer_region: str = Field(max_length=12)
-
-
-class CardOut(BaseModel):
-    card_no: str
-    ssn: str
-    name: str
-    issuer_region: str
-    status: str
-    ecard: bool
 
 
 class StatusIn(BaseModel):
@@ -96,19 +88,19 @@ def routes(ctx: Identity) -> APIRouter:
 
 
 def _card_routes(router: APIRouter, ctx: Identity) -> None:
-    @router.post("/cards", status_code=201, response_model=CardOut)
+    @router.post("/cards", status_code=201, response_model=CardView)
     async def register(body: CardIn, _: Staff) -> dict[str, Any]:
         return asdict(await cards.register_card(ctx, body.card_no, body.ssn, body.name, body.issuer_region))
 
-    @router.get("/cards/{card_no}", response_model=CardOut)
+    @router.get("/cards/{card_no}", response_model=CardView)
     async def show(card_no: CardNo, _: Staff) -> dict[str, Any]:
         return asdict(await cards.show_card(ctx, card_no))
 
-    @router.post("/cards/{card_no}/status", response_model=CardOut)
+    @router.post("/cards/{card_no}/status", response_model=CardView)
     async def change_status(card_no: CardNo, body: StatusIn, _: Staff) -> dict[str, Any]:
         return asdict(await cards.change_status(ctx, card_no, body.status))
 
-    @router.post("/cards/{card_no}/ecard", response_model=CardOut)
+    @router.post("/cards/{card_no}/ecard", response_model=CardView)
     async def issue_ecard(card_no: CardNo, _: Staff) -> dict[str, Any]:
         return asdict(await cards.issue_ecard(ctx, card_no))
 
@@ -153,7 +145,7 @@ def _partner_routes(router: APIRouter, ctx: Identity) -> None:
         change = partners.HotlistChange(
             region, body.status, body.changed_at or utcnow(), body.card_no, body.card_subject
         )
-        await partners.apply_partner_hotlist(ctx, change)
+        await partners.change_partner_hotlist(ctx, change)
         return {"region": region, "status": body.status}
 
     @router.get("/keys")
@@ -163,4 +155,4 @@ def _partner_routes(router: APIRouter, ctx: Identity) -> None:
 
     @router.post("/signing-keys/rotate")
     async def rotate(_: Annotated[Principal, Depends(require("admin"))]) -> dict[str, str]:
-        return {"kid": await ctx.keys.rotate()}
+        return {"kid": await keys.rotate_signing_key(ctx)}

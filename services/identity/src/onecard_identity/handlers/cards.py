@@ -3,24 +3,20 @@
 from __future__ import annotations
 
 import secrets
-import uuid
-import weakref
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from onecard_events.model import NewEvent
-from onecard_events.store import NO_STREAM, ConcurrencyError
-from onecard_service.ecard_code import QR_TTL_SECONDS, QrClaims, sign_qr
+from onecard_contracts.ecard_code import QR_TTL_SECONDS, QrClaims, sign_qr
+from onecard_events.times import rfc3339
 from onecard_service.privacy import mask_card_no, mask_name, mask_ssn
-from onecard_service.problems import Problem, conflict, not_found
+from onecard_service.problems import Problem, not_found
 
 from ..adapters import queries
-from ..adapters.keys import KeyRing, SigningKey, raw_public
-from ..context import Identity
-from ..domain.cards import Card, CardRuleBroken, Status, card_field_errors, card_subject, province_of
-from ..domain.events import CardRegistered, SigningKeyPublished
-from .common import card_key, card_stream, own_province, rfc3339
+from ..adapters.context import Identity
+from ..domain.cards import Card, Status, card_stream, card_subject, check_new_card
+from ..domain.events import CardRegistered
+from .keys import signing_key
 
 
 @dataclass(frozen=True)
@@ -60,23 +56,13 @@ def _context(key: str, column: str) -> str:
     return f"identity:card:{key}:{column}"
 
 
-def _check_new_card(ctx: Identity, card_no: str, ssn: str, name: str, issuer_region: str) -> None:
-    errors = card_field_errors(card_no, ssn, name, issuer_region)
-    if not errors and province_of(issuer_region) != province_of(ctx.region):
-        errors.append({"field": "issuer_region", "message": f"must lie in this region ({ctx.region})"})
-    if errors:
-        raise Problem(
-            422,
-            "the card is not valid",
-            title="Validation failed",
-            type_="urn:onecard:problem:validation",
-            errors=errors,
-        )
+def _unknown(card_no: str) -> Problem:
+    return not_found("card", mask_card_no(card_no))
 
 
 async def register_card(ctx: Identity, card_no: str, ssn: str, name: str, issuer_region: str) -> CardView:
-    _check_new_card(ctx, card_no, ssn, name, issuer_region)
-    key = card_key(ctx, own_province(ctx), card_no)
+    check_new_card(card_no, ssn, name, issuer_region, ctx.region)
+    key = ctx.card_key(ctx.province, card_no)
     pd = ctx.personal_data
     now = ctx.now()
     event = CardRegistered(
@@ -101,43 +87,40 @@ async def register_card(ctx: Identity, card_no: str, ssn: str, name: str, issuer
         "version": 1,
         "updated_at": now,
     }
-    async with ctx.db.engine.begin() as conn:
-        if await queries.card_row(conn, key) is not None:
-            raise conflict("this card is registered already")
-        await ctx.store.append(conn, card_stream(key), [event], NO_STREAM)
-        await queries.insert_card(conn, row)
+    async with ctx.store.unit_of_work() as uow:
+        card = await uow.get(card_stream(key), Card(key))
+        card.register(event)
+        await queries.insert_card(uow.connection, row)
+        await uow.save()
     return CardView(
         mask_card_no(card_no), mask_ssn(ssn), mask_name(name), issuer_region, "active", ecard=False
     )
 
 
 async def _change(ctx: Identity, card_no: str, status: Status | None = None) -> CardView:
-    """Load the card's stream, let the aggregate decide, append and update the row together.
+    """Load the card, let it decide, append its events and update its row together.
     With a status: change to it; without: issue the e-card."""
-    key = card_key(ctx, own_province(ctx), card_no)
+    key = ctx.card_key(ctx.province, card_no)
     at = rfc3339(ctx.now())
-    async with ctx.db.engine.begin() as conn:
-        history, version = await ctx.store.load(conn, card_stream(key))
-        card = Card.from_events(history)
-        if card is None:
-            raise not_found("card", mask_card_no(card_no))
-        try:
-            new = card.change_status(status, at) if status is not None else card.issue_ecard(at)
-        except CardRuleBroken as exc:
-            raise conflict(str(exc)) from None
-        if new:
-            await ctx.store.append(conn, card_stream(key), new, version)
-            after = Card.from_events([*history, *new])
-            assert after is not None
+    async with ctx.store.unit_of_work() as uow:
+        card = await uow.get(card_stream(key), Card(key))
+        if not card.registered:
+            raise _unknown(card_no)
+        if status is not None:
+            card.change_status(status, at)
+        else:
+            card.issue_ecard(at)
+        if await uow.flush():
             await queries.update_card(
-                conn,
+                uow.connection,
                 key,
-                status=after.status,
-                ecard=after.ecard,
-                version=version + len(new),
+                status=card.status,
+                ecard=card.ecard,
+                version=card.version,
                 updated_at=ctx.now(),
             )
-        row = await queries.card_row(conn, key)
+        row = await queries.card_row(uow.connection, key)
+        await uow.save()
     return _view(ctx, row)
 
 
@@ -150,28 +133,22 @@ async def issue_ecard(ctx: Identity, card_no: str) -> CardView:
 
 
 async def show_card(ctx: Identity, card_no: str) -> CardView:
-    key = card_key(ctx, own_province(ctx), card_no)
-    async with ctx.db.engine.connect() as conn:
-        row = await queries.card_row(conn, key)
+    key = ctx.card_key(ctx.province, card_no)
+    row = await queries.stored_card_row(ctx.db, key)
     if row is None:
-        raise not_found("card", mask_card_no(card_no))
+        raise _unknown(card_no)
     return _view(ctx, row)
 
 
 async def issue_code(ctx: Identity, card_no: str) -> Code:
     """A fresh dynamic code for the holder's e-card: signed, 60 s, with a random nonce."""
-    province = own_province(ctx)
-    key = card_key(ctx, province, card_no)
-    async with ctx.db.engine.connect() as conn:
-        record = await queries.card_record(conn, key)
+    province = ctx.province
+    key = ctx.card_key(province, card_no)
+    record = await queries.stored_card_record(ctx.db, key)
     if record is None:
-        raise not_found("card", mask_card_no(card_no))
-    try:
-        Card(key, record.status, record.ecard).check_can_show_code()
-    except CardRuleBroken as exc:
-        raise conflict(str(exc)) from None
-    signing = await ctx.keys.signing_key()
-    await _publish_key(ctx, signing)
+        raise _unknown(card_no)
+    Card(key, record.status, record.ecard).check_can_show_code()
+    signing = await signing_key(ctx)
     now = int(ctx.now().timestamp())
     claims = QrClaims(
         iss=province,
@@ -183,31 +160,3 @@ async def issue_code(ctx: Identity, card_no: str) -> Code:
     )
     expires = datetime.fromtimestamp(claims.exp, UTC)
     return Code(sign_qr(claims, signing.kid, signing.key), rfc3339(expires))
-
-
-# Kids whose SigningKeyPublished this process has seen stored, per key ring (one per service).
-_published: weakref.WeakKeyDictionary[KeyRing, set[str]] = weakref.WeakKeyDictionary()
-
-
-async def _publish_key(ctx: Identity, signing: SigningKey) -> None:
-    """Record the public key as an event before the first code signed with it leaves, so services
-    that accept codes (payments) learn it from identity's stream. Once per kid and process: the
-    deterministic event id makes a repeat (another replica, a restart) a no-op."""
-    done = _published.setdefault(ctx.keys, set())
-    if signing.kid in done:
-        return
-    event = SigningKeyPublished(
-        region=own_province(ctx),  # the `iss` of the codes it signs
-        kid=signing.kid,
-        public_key=raw_public(signing.key.public_key()),
-        published_at=rfc3339(ctx.now()),
-    )
-    event_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"onecard:identity:signing-key:{ctx.region}:{signing.kid}"))
-    try:
-        async with ctx.db.engine.begin() as conn:
-            await ctx.store.append(
-                conn, f"signing-key-{signing.kid}", [NewEvent(event, event_id=event_id)], NO_STREAM
-            )
-    except ConcurrencyError:
-        pass  # another replica recorded it at the same moment
-    done.add(signing.kid)

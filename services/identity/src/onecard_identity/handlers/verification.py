@@ -12,13 +12,14 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, replace
 
+from onecard_contracts.ecard_code import QrClaims, QrMalformed, parse_qr, signature_valid, time_refusal
+from onecard_contracts.regions import province_code
+from onecard_events.times import rfc3339
 from onecard_service.auth import Principal
-from onecard_service.ecard_code import QrClaims, QrMalformed, parse_qr, signature_valid, time_refusal
 from onecard_service.problems import Problem, not_found
 
+from ..adapters.context import Identity
 from ..adapters.group_commit import Decision, Reads
-from ..context import Identity
-from ..domain.cards import province_code
 from ..domain.verification import (
     Method,
     Outcome,
@@ -29,7 +30,6 @@ from ..domain.verification import (
     recorded,
     refused,
 )
-from .common import card_key, rfc3339
 
 
 @dataclass(frozen=True)
@@ -95,7 +95,7 @@ def _physical(ctx: Identity, card: CardRead) -> Decision:
     region = card.issuer_region
     if origin.kind == "foreign":
         return Decision(refused("unknown_issuer", issuer_region=region))
-    key = card_key(ctx, province_code(region), card.card_no)
+    key = ctx.card_key(province_code(region), card.card_no)
     holder = pd.keyed_hash(card.ssn, "holder")
     partner = origin.partner_region
     if partner is not None:

@@ -7,7 +7,7 @@ pseudonymous fields: identity's card key (a keyed hash of the card's public subj
 
 `IdentityEcardReader` checks a code in identity's format (docs/identity-qr.md) against that view:
 signature with our region's published key for the kid, expiry, then the card. Single use is
-`consume`, an insert into `ecard_nonces` in the payment's own transaction.
+`payment_rows.consume_nonce`, an insert into `ecard_nonces` in the payment's own unit of work.
 """
 
 from __future__ import annotations
@@ -16,24 +16,19 @@ import base64
 import binascii
 import time
 from collections.abc import Callable
-from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from onecard_contracts import ecard_code
+from onecard_contracts.regions import province_of
 from onecard_events.database import Database
-from onecard_events.model import RecordedEvent, utcnow
-from onecard_service import ecard_code
+from onecard_events.model import RecordedEvent
+from onecard_events.sql import insert_for, upsert
 from onecard_service.privacy import PersonalDataKeys
 from sqlalchemy import delete, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.ports import CardState, EcardHolder, EcardRefusal
-from ..tables import ecard_nonces, identity_cards, identity_signing_keys
-
-
-def _insert(conn: AsyncConnection) -> Any:
-    return pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+from .tables import identity_cards, identity_signing_keys
 
 
 class IdentityView:
@@ -53,7 +48,7 @@ class IdentityView:
                     "status": "active",
                     "ecard": False,
                 }
-                statement = _insert(conn)(identity_cards).values(**row)
+                statement = insert_for(conn, identity_cards).values(**row)
                 # A re-delivered registration must not undo a later status change or e-card.
                 await conn.execute(statement.on_conflict_do_nothing(index_elements=["card_key"]))
             case "onecard.identity.card_status_changed":
@@ -70,12 +65,7 @@ class IdentityView:
                 )
             case "onecard.identity.signing_key_published":
                 row = {"region": d["region"], "kid": d["kid"], "public_key": d["public_key"]}
-                statement = _insert(conn)(identity_signing_keys).values(**row)
-                await conn.execute(
-                    statement.on_conflict_do_update(
-                        index_elements=["region", "kid"], set_={"public_key": row["public_key"]}
-                    )
-                )
+                await conn.execute(upsert(conn, identity_signing_keys, row, ["region", "kid"]))
 
     async def reset(self, conn: AsyncConnection) -> None:
         await conn.execute(delete(identity_cards))
@@ -111,7 +101,7 @@ class IdentityEcardReader:
         async with self.db.engine.connect() as conn:
             # Only our region's codes: a partner's card has no account payments could pull from.
             claims = code.claims
-            if claims.iss != self.province or claims.reg[:2] != claims.iss[:2]:
+            if claims.iss != self.province or province_of(claims.reg) != province_of(claims.iss):
                 return EcardRefusal("qr_bad_signature")
             key = await self._public_key(conn, claims.iss, code.kid)
             if key is None or not ecard_code.signature_valid(code, key):
@@ -133,11 +123,6 @@ class IdentityEcardReader:
         if card.account_ref is None:
             return EcardRefusal("no_card_account", code.nonce)
         return EcardHolder(card.holder_key, card.issuer_region, card.account_ref, code.nonce)
-
-    async def consume(self, conn: AsyncConnection, nonce: str) -> bool:
-        statement = _insert(conn)(ecard_nonces).values(nonce=nonce, consumed_at=utcnow().isoformat())
-        result = await conn.execute(statement.on_conflict_do_nothing(index_elements=["nonce"]))
-        return bool(result.rowcount)
 
     async def card_state(self, card_no: str, issuer_region: str) -> CardState | None:
         subject = ecard_code.card_subject(ecard_code.province_code(issuer_region), card_no)

@@ -15,13 +15,13 @@ import signal
 from dataclasses import dataclass
 
 from onecard_events.database import Database
-from onecard_events.model import utcnow
+from onecard_events.times import utcnow
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.ports import BankOutcome, BankResult
-from ..tables import simbank_ledger
+from .tables import simbank_ledger
 
 log = logging.getLogger(__name__)
 

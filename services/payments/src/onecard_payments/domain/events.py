@@ -49,9 +49,9 @@ class PaymentInitiated(DomainEvent):
     initiated_at: str = ""
 
 
-@registry.register
-class PaymentSettled(DomainEvent):
-    event_type: ClassVar[str] = "onecard.payments.payment_settled"
+class PaymentOutcome(DomainEvent):
+    """What a settled and a declined payment both say (not an event type of its own)."""
+
     payment_id: str
     bill_id: str
     merchant_id: str
@@ -59,6 +59,11 @@ class PaymentSettled(DomainEvent):
     jurisdiction: str
     method: Method
     amount_fen: int
+
+
+@registry.register
+class PaymentSettled(PaymentOutcome):
+    event_type: ClassVar[str] = "onecard.payments.payment_settled"
     payer_key: str | None
     issuer_region: str | None
     cross_region: bool
@@ -67,15 +72,8 @@ class PaymentSettled(DomainEvent):
 
 
 @registry.register
-class PaymentDeclined(DomainEvent):
+class PaymentDeclined(PaymentOutcome):
     event_type: ClassVar[str] = "onecard.payments.payment_declined"
-    payment_id: str
-    bill_id: str
-    merchant_id: str
-    item_id: str
-    jurisdiction: str
-    method: Method
-    amount_fen: int
     reason: str
     declined_at: str
 

@@ -10,8 +10,6 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 
 class BankOutcome(StrEnum):
     APPROVED = "approved"
@@ -44,7 +42,7 @@ class CardBank(Protocol):
 @dataclass(frozen=True)
 class EcardHolder:
     """The payer behind an e-card code: pseudonymous key, issuing region, account reference, and
-    the code's nonce, which the payment's transaction consumes (`EcardCodeReader.consume`)."""
+    the code's nonce, which the payment's unit of work consumes (`payment_rows.consume_nonce`)."""
 
     payer_key: str
     issuer_region: str
@@ -69,14 +67,11 @@ class CardState:
 
 
 class EcardCodeReader(Protocol):
-    """Verifies a dynamic e-card code (signature, expiry) and names its payer; single use is
-    `consume`, called in the transaction that records the payment."""
+    """Verifies a dynamic e-card code (signature, expiry) and names its payer. Single use is the
+    payment's own write: `adapters.payment_rows.consume_nonce`, in the unit of work that records
+    the payment."""
 
     async def read(self, qr: str) -> EcardHolder | EcardRefusal: ...
-
-    async def consume(self, conn: AsyncConnection, nonce: str) -> bool:
-        """Record the nonce as used; False when it was used before (a replay)."""
-        ...
 
 
 class CardDirectory(Protocol):

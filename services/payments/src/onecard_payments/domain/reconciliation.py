@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta, timezone
+
+from onecard_events.times import parse_rfc3339
 
 # Merchants close their books on Beijing time (UTC+8, no daylight saving), not on UTC.
 BUSINESS_TZ = timezone(timedelta(hours=8), "CST")
 
 
 def business_day(moment_rfc3339: str) -> str:
-    moment = datetime.fromisoformat(moment_rfc3339.replace("Z", "+00:00"))
-    return moment.astimezone(BUSINESS_TZ).date().isoformat()
+    return parse_rfc3339(moment_rfc3339).astimezone(BUSINESS_TZ).date().isoformat()

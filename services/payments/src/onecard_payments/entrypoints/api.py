@@ -12,13 +12,13 @@ from onecard_service.idempotency import check_key
 from onecard_service.problems import invalid
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
-from ..context import PaymentsContext
+from ..domain.bill import MAX_AMOUNT_FEN
 from ..domain.commands import OpenBill, PayByCard, PayByEcard, PayCommand, PayOther
-from ..domain.model import MAX_AMOUNT_FEN
-from ..handlers.bills import open_bill_handler
+from ..handlers import bills
 from ..handlers.common import Reply
+from ..handlers.context import PaymentsContext
 from ..handlers.pay import pay_bill
-from ..handlers.queries import get_bill, get_payment, reconcile
+from ..handlers.reads import get_bill, get_payment, reconcile
 from ..handlers.refunds import refund_payment
 
 # Strict integers: "100", 100.0 and true are refused rather than coerced into an amount of money.
@@ -95,7 +95,7 @@ router = APIRouter(prefix="/payments/v1")
 @router.post("/bills", status_code=201)
 async def open_bill(body: BillIn, caller: Caller, ctx: Ctx, key: IdempotencyKey = None) -> JSONResponse:
     cmd = OpenBill(body.merchant_id, body.bill_ref, body.amount_fen, body.description)
-    return _json(await open_bill_handler(ctx, caller, cmd, check_key(key)))
+    return _json(await bills.open_bill(ctx, caller, cmd, check_key(key)))
 
 
 @router.get("/bills/{bill_id}")

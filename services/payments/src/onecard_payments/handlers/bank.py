@@ -11,8 +11,8 @@ import asyncio
 import logging
 from collections.abc import Awaitable
 
-from ..context import PaymentsContext
 from ..domain.ports import BankOutcome, BankResult
+from .context import PaymentsContext
 
 log = logging.getLogger(__name__)
 UNKNOWN = BankResult(BankOutcome.UNKNOWN, "bank_outcome_unknown")

@@ -2,60 +2,56 @@
 
 from __future__ import annotations
 
-from onecard_events.store import NO_STREAM
+from onecard_events.times import now_rfc3339
 from onecard_service.auth import Principal
-from onecard_service.catalog_view import find_merchant
-from onecard_service.idempotency import remember, request_hash
 from onecard_service.problems import conflict, invalid
 from sqlalchemy.exc import IntegrityError
 
-from .. import rows
-from ..context import PaymentsContext
+from ..adapters import payment_rows, queries
+from ..domain.bill import Bill
 from ..domain.commands import OpenBill
-from ..domain.model import PaymentRefused, open_bill
-from .common import Reply, authorise, bill_stream, idem_scope, new_id, now_rfc3339, replay
+from .common import Idempotency, Reply, authorise, bill_stream, new_id
+from .context import PaymentsContext
 
 
-async def open_bill_handler(ctx: PaymentsContext, caller: Principal, cmd: OpenBill, key: str | None) -> Reply:
+async def open_bill(ctx: PaymentsContext, caller: Principal, cmd: OpenBill, key: str | None) -> Reply:
     authorise(caller, cmd.merchant_id)
-    scope, digest = idem_scope(caller), request_hash({"op": "open_bill", "body": cmd.__dict__})
-    if stored := await replay(ctx, scope, key, digest):
+    idem = Idempotency.of(caller, key, {"op": "open_bill", "body": cmd.__dict__})
+    if stored := await idem.replay(ctx):
         return stored
-    async with ctx.db.engine.connect() as conn:
-        merchant = await find_merchant(conn, cmd.merchant_id)
+    merchant = await queries.merchant(ctx.db, cmd.merchant_id)
     if merchant is None:
         raise invalid("merchant_id", "no such merchant in the catalogue")
-    bill_id = new_id("bill")
+    bill = Bill(new_id("bill"))
+    opened = bill.open(
+        merchant.merchant_id,
+        merchant.item_id,
+        merchant.jurisdiction,
+        cmd.bill_ref,
+        cmd.amount_fen,
+        cmd.description,
+        now_rfc3339(),
+    )
+    reply: Reply = (
+        201,
+        {
+            "bill_id": bill.bill_id,
+            "status": "open",
+            "merchant_id": opened.merchant_id,
+            "bill_ref": opened.bill_ref,
+            "amount_fen": opened.amount_fen,
+            "item_id": opened.item_id,
+        },
+    )
     try:
-        event = open_bill(
-            bill_id,
-            merchant.merchant_id,
-            merchant.item_id,
-            merchant.jurisdiction,
-            cmd.bill_ref,
-            cmd.amount_fen,
-            cmd.description,
-            now_rfc3339(),
-        )
-    except PaymentRefused as refused:
-        raise invalid(refused.field or "body", refused.detail) from None
-    reply = {
-        "bill_id": bill_id,
-        "status": "open",
-        "merchant_id": event.merchant_id,
-        "bill_ref": event.bill_ref,
-        "amount_fen": event.amount_fen,
-        "item_id": event.item_id,
-    }
-    try:
-        async with ctx.db.engine.begin() as conn:
-            await ctx.store.append(conn, bill_stream(bill_id), [event], expected_version=NO_STREAM)
-            await rows.insert_bill(conn, event)
-            if key is not None:
-                await remember(conn, scope, key, digest, 201, reply)
+        async with ctx.store.unit_of_work() as uow:
+            uow.add(bill_stream(bill.bill_id), bill)
+            await payment_rows.insert_bill(uow.connection, opened)
+            await idem.remember(uow.connection, reply)
+            await uow.save()
     except IntegrityError:
         # Either the merchant's bill_ref is taken or a concurrent retry with this key won.
         raise conflict(
             f"bill_ref {cmd.bill_ref!r} is already used by this merchant, or the request is a duplicate"
         ) from None
-    return 201, reply
+    return reply

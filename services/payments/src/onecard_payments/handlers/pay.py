@@ -1,9 +1,9 @@
 """Paying a bill: from the card account, by e-card bill pull, or recorded as paid otherwise.
 
-Two transactions around the bank call. The first appends `payment_initiated` (with the bank
-reference) at the bill's version, which is also what stops a second payment racing this one.
-The bank is called only after that commit. The second transaction appends the outcome. A crash
-in between leaves an initiated payment that `recovery` finishes by asking the bank.
+Two units of work around the bank call. The first (`_start`) records `payment_initiated` (with
+the bank reference) at the bill's version, which is also what stops a second payment racing this
+one. The bank is called only after that commit. The second (`finish`) records the outcome. A
+crash in between leaves an initiated payment that `recovery` finishes by asking the bank.
 """
 
 from __future__ import annotations
@@ -12,37 +12,34 @@ import asyncio
 from dataclasses import dataclass, replace
 from typing import Any
 
-from onecard_events.model import DomainEvent
+from onecard_contracts.catalog_view import MerchantView
+from onecard_contracts.regions import is_cross_region
 from onecard_events.store import ConcurrencyError
-from onecard_service import idempotency
+from onecard_events.times import now_rfc3339
 from onecard_service.auth import Principal
-from onecard_service.catalog_view import MerchantView, find_merchant
-from onecard_service.idempotency import request_hash
 from onecard_service.privacy import ssn_is_valid
 from onecard_service.problems import Problem, conflict, invalid
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from .. import rows
-from ..context import PaymentsContext
+from ..adapters import payment_rows, queries
+from ..domain.bill import Bill, Payer
 from ..domain.commands import PayByCard, PayByEcard, PayCommand, PayOther
 from ..domain.events import Method, PaymentDeclined, PaymentSettled
-from ..domain.model import Bill, Payer, PaymentRefused, is_cross_region
 from ..domain.ports import BankOutcome, BankResult, EcardRefusal
 from . import bank
 from .common import (
+    Idempotency,
     Reply,
     authorise,
     bill_row,
     bill_stream,
-    idem_scope,
+    complete,
     new_id,
-    now_rfc3339,
     payment_reply,
     payment_row,
-    payment_row_in,
-    replay,
 )
+from .context import PaymentsContext
 
 
 @dataclass(frozen=True)
@@ -71,15 +68,14 @@ async def pay_bill(
 ) -> Reply:
     bill = await bill_row(ctx, bill_id)
     authorise(caller, bill.merchant_id)
-    scope, digest = idem_scope(caller), request_hash({"op": f"pay:{bill_id}", "body": _fingerprint(ctx, cmd)})
-    if stored := await replay(ctx, scope, key, digest):
+    idem = Idempotency.of(caller, key, {"op": f"pay:{bill_id}", "body": _fingerprint(ctx, cmd)})
+    if stored := await idem.replay(ctx):
         return stored
-    async with ctx.db.engine.connect() as conn:
-        merchant = await find_merchant(conn, bill.merchant_id)
+    merchant = await queries.merchant(ctx.db, bill.merchant_id)
     if merchant is None:
         raise Problem(409, f"merchant {bill.merchant_id!r} is no longer in the catalogue")
     attempt = await _prepare(ctx, cmd, merchant)
-    started = await _start(ctx, bill_id, attempt, (scope, key, digest) if key else None)
+    started = await _start(ctx, bill_id, attempt, idem)
     if started.reply is not None:
         return started.reply
     assert attempt.account_ref is not None
@@ -131,20 +127,18 @@ async def _prepare(ctx: PaymentsContext, cmd: PayCommand, merchant: MerchantView
             return Attempt("other", Payer(), None, agreement)
 
 
-async def _start(
-    ctx: PaymentsContext, bill_id: str, attempt: Attempt, idem: tuple[str, str, str] | None
-) -> Started:
+async def _start(ctx: PaymentsContext, bill_id: str, attempt: Attempt, idem: Idempotency) -> Started:
+    """The first unit of work: payment_initiated (and, without the bank, its outcome at once)."""
     payment_id, at = new_id("pay"), now_rfc3339()
     try:
-        async with ctx.db.engine.begin() as conn:
-            if idem is not None:
-                await idempotency.reserve(conn, *idem)
-            if attempt.nonce is not None and not await ctx.ecard.consume(conn, attempt.nonce):
+        async with ctx.store.unit_of_work() as uow:
+            conn = uow.connection
+            await idem.reserve(conn)
+            if attempt.nonce is not None and not await payment_rows.consume_nonce(conn, attempt.nonce):
                 # Used before (a replayed code): whatever else was wrong, this is the reason.
                 attempt = replace(attempt, payer=Payer(), account_ref=None, refusal="qr_reused")
             needs_bank = attempt.refusal is None and attempt.account_ref is not None
-            history, version = await ctx.store.load(conn, bill_stream(bill_id))
-            bill = Bill.replay(bill_id, history)
+            bill = await uow.get(bill_stream(bill_id), Bill(bill_id))
             initiated = bill.initiate(
                 payment_id,
                 attempt.method,
@@ -153,16 +147,12 @@ async def _start(
                 attempt.agreement_merchant,
                 at,
             )
-            bill.apply(initiated)
             outcome = None if needs_bank else _immediate_outcome(bill, payment_id, attempt, at)
-            events: list[DomainEvent] = [initiated] if outcome is None else [initiated, outcome]
-            await ctx.store.append(conn, bill_stream(bill_id), events, expected_version=version)
-            await rows.insert_payment(
-                conn, initiated, bill.merchant_id, attempt.account_ref, (idem[0], idem[1]) if idem else None
+            await payment_rows.insert_payment(
+                conn, initiated, bill.merchant_id, attempt.account_ref, idem.ref
             )
-            reply = await _record_outcome(conn, outcome, idem[:2] if idem else None) if outcome else None
-    except PaymentRefused as refused:
-        raise conflict(refused.detail, code=refused.code) from None
+            reply = await _record_outcome(conn, outcome, idem.ref) if outcome else None
+            await uow.save()
     except IntegrityError:
         raise conflict("a request with this Idempotency-Key is already being handled") from None
     if outcome is not None:
@@ -173,13 +163,13 @@ async def _start(
 def _immediate_outcome(
     bill: Bill, payment_id: str, attempt: Attempt, at: str
 ) -> PaymentSettled | PaymentDeclined:
-    if attempt.refusal is not None:
-        declined = bill.decline(payment_id, attempt.refusal, at)
-        assert declined is not None
-        return declined
-    settled = bill.settle(payment_id, at)
-    assert settled is not None
-    return settled
+    outcome = (
+        bill.decline(payment_id, attempt.refusal, at)
+        if attempt.refusal is not None
+        else bill.settle(payment_id, at)
+    )
+    assert outcome is not None  # initiated just now, so it has no outcome yet
+    return outcome
 
 
 def _status_of(event: PaymentSettled | PaymentDeclined) -> str:
@@ -189,22 +179,20 @@ def _status_of(event: PaymentSettled | PaymentDeclined) -> str:
 async def _record_outcome(
     conn: AsyncConnection, event: PaymentSettled | PaymentDeclined, idem: tuple[str, str] | None
 ) -> Reply:
-    await rows.record_outcome(conn, event)
+    await payment_rows.record_outcome(conn, event)
     reason = event.reason if isinstance(event, PaymentDeclined) else None
     reply: Reply = (201, payment_reply(event.payment_id, event.bill_id, _status_of(event), reason))
-    if idem is not None:
-        await idempotency.complete(conn, idem[0], idem[1], *reply)
+    await complete(conn, idem, reply)
     return reply
 
 
 async def finish(ctx: PaymentsContext, bill_id: str, payment_id: str, result: BankResult) -> Reply:
-    """Append the bank's outcome at the bill's version; whoever finishes first (request or
-    recovery) wins, and the other returns what was recorded."""
+    """The second unit of work: the bank's outcome at the bill's version. Whoever finishes first
+    (request or recovery) wins, and the other returns what was recorded."""
     for _ in range(10):
         try:
-            async with ctx.db.engine.begin() as conn:
-                history, version = await ctx.store.load(conn, bill_stream(bill_id))
-                bill = Bill.replay(bill_id, history)
+            async with ctx.store.unit_of_work() as uow:
+                bill = await uow.get(bill_stream(bill_id), Bill(bill_id))
                 at = now_rfc3339()
                 outcome = (
                     bill.settle(payment_id, at)
@@ -212,11 +200,11 @@ async def finish(ctx: PaymentsContext, bill_id: str, payment_id: str, result: Ba
                     else bill.decline(payment_id, result.reason or "declined_by_bank", at)
                 )
                 if outcome is None:
-                    break
-                await ctx.store.append(conn, bill_stream(bill_id), [outcome], expected_version=version)
-                row = await payment_row_in(conn, payment_id)
+                    break  # recorded already: nothing to save
+                row = await queries.payment_in(uow.connection, payment_id)
                 idem = (row.idem_scope, row.idem_key) if row is not None and row.idem_key else None
-                reply = await _record_outcome(conn, outcome, idem)
+                reply = await _record_outcome(uow.connection, outcome, idem)
+                await uow.save()
             ctx.metrics.count(outcome.method, _status_of(outcome))
             return reply
         except ConcurrencyError:

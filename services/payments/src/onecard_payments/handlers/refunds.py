@@ -10,20 +10,18 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from onecard_events.times import now_rfc3339
 from onecard_service.auth import Principal
-from onecard_service.idempotency import remember, request_hash
-from onecard_service.problems import conflict, invalid
-from sqlalchemy import update
+from onecard_service.problems import conflict
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 
-from .. import rows
-from ..context import PaymentsContext
-from ..domain.model import Bill, PaymentRefused
+from ..adapters import payment_rows
+from ..domain.bill import Bill
 from ..domain.ports import BankOutcome
-from ..tables import refunds
 from . import bank
-from .common import Reply, authorise, bill_stream, idem_scope, new_id, now_rfc3339, payment_row, replay
+from .common import Idempotency, Reply, authorise, bill_stream, new_id, payment_row
+from .context import PaymentsContext
 
 log = logging.getLogger(__name__)
 
@@ -33,37 +31,29 @@ async def refund_payment(
 ) -> Reply:
     paid = await payment_row(ctx, payment_id)
     authorise(caller, paid.merchant_id)
-    scope = idem_scope(caller)
-    digest = request_hash({"op": f"refund:{payment_id}", "amount_fen": amount_fen})
-    if stored := await replay(ctx, scope, key, digest):
+    idem = Idempotency.of(caller, key, {"op": f"refund:{payment_id}", "amount_fen": amount_fen})
+    if stored := await idem.replay(ctx):
         return stored
     refund_id = new_id("rfd")
     bank_status = "pending" if paid.bank_ref else "not_applicable"
     try:
-        async with ctx.db.engine.begin() as conn:
-            history, version = await ctx.store.load(conn, bill_stream(paid.bill_id))
-            bill = Bill.replay(paid.bill_id, history)
-            event = bill.refund(payment_id, refund_id, amount_fen, now_rfc3339())
-            await ctx.store.append(conn, bill_stream(paid.bill_id), [event], expected_version=version)
-            await rows.record_refund(conn, event, bank_status)
-            refunded = bill.payment(payment_id).refunded_fen + amount_fen
-            reply = _reply(refund_id, payment_id, amount_fen, refunded)
-            if key is not None:
-                await remember(conn, scope, key, digest, 201, reply)
-    except PaymentRefused as refused:
-        if refused.field:
-            raise invalid(refused.field, refused.detail) from None
-        raise conflict(refused.detail, code=refused.code) from None
+        async with ctx.store.unit_of_work() as uow:
+            bill = await uow.get(bill_stream(paid.bill_id), Bill(paid.bill_id))
+            refunded = bill.refund(payment_id, refund_id, amount_fen, now_rfc3339())
+            await payment_rows.record_refund(uow.connection, refunded, bank_status)
+            reply = _reply(refund_id, payment_id, amount_fen, bill.payment(payment_id).refunded_fen)
+            await idem.remember(uow.connection, reply)
+            await uow.save()
     except IntegrityError:
         raise conflict("a request with this Idempotency-Key is already being handled") from None
-    ctx.metrics.count(event.method, "refunded")
+    ctx.metrics.count(refunded.method, "refunded")
     if bank_status == "pending":
         await credit_card_account(ctx, refund_id, paid, amount_fen)
-    return 201, reply
+    return reply
 
 
-def _reply(refund_id: str, payment_id: str, amount_fen: int, refunded_fen: int) -> dict[str, Any]:
-    return {
+def _reply(refund_id: str, payment_id: str, amount_fen: int, refunded_fen: int) -> Reply:
+    return 201, {
         "refund_id": refund_id,
         "payment_id": payment_id,
         "amount_fen": amount_fen,
@@ -79,9 +69,7 @@ async def credit_card_account(ctx: PaymentsContext, refund_id: str, paid: Row[An
         return
     if result.outcome is BankOutcome.DECLINED:
         log.error("bank refused refund %s (%s); needs an operator", refund_id, result.reason)
-    async with ctx.db.engine.begin() as conn:
-        await conn.execute(
-            update(refunds)
-            .where(refunds.c.refund_id == refund_id)
-            .values(bank_status="done" if result.outcome is BankOutcome.APPROVED else "failed")
-        )
+    async with ctx.store.unit_of_work() as uow:
+        done = "done" if result.outcome is BankOutcome.APPROVED else "failed"
+        await payment_rows.set_refund_bank_status(uow.connection, refund_id, done)
+        await uow.save()

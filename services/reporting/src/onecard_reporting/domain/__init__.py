@@ -1,1 +1,3 @@
-"""Reporting's domain: depth levels, plans and statuses, and the events reporting records. No I/O."""
+"""Reporting's domain, no I/O: the depth levels, plans and statuses (`levels`), the facts snapshot
+(`facts`), the reports computed from it (`depth`), the partner rule (`partners`) and the events
+reporting records (`events`)."""

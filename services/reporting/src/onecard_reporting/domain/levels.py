@@ -9,15 +9,17 @@ lowest of its categories' levels.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, Literal
+
+from onecard_contracts.regions import province_of
+from onecard_events import times
 
 Status = Literal["met", "behind", "no_plan"]
 CATEGORIES = ("identity", "disbursement", "payment")
 THRESHOLDS = ((0.9, 3), (0.7, 2), (0.5, 1))
 MAX_LEVEL = {"identity": 3, "disbursement": 3, "payment": 2}
 MUNICIPAL = "500000"
-CHONGQING_PREFIX = "50"
 # Years and "year to date" follow China Standard Time.
 LOCAL = timezone(timedelta(hours=8))
 
@@ -67,11 +69,11 @@ def overall_status(statuses: Iterable[Status]) -> Status:
 
 def covers(scope: str, jurisdiction: str) -> bool:
     """A district counts its own figures; the municipal figure rolls up all Chongqing districts."""
-    return scope == jurisdiction or (scope == MUNICIPAL and jurisdiction.startswith(CHONGQING_PREFIX))
+    return scope == jurisdiction or (scope == MUNICIPAL and in_chongqing(jurisdiction))
 
 
-def province(region: str) -> str:
-    return region[:2] + "0000"
+def in_chongqing(jurisdiction: str) -> bool:
+    return province_of(jurisdiction) == province_of(MUNICIPAL)
 
 
 def parse_time(value: str | None) -> datetime | None:
@@ -79,18 +81,14 @@ def parse_time(value: str | None) -> datetime | None:
     if not value:
         return None
     try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return aware(times.parse_rfc3339(value))
     except ValueError:
-        try:
-            moment = datetime.combine(date.fromisoformat(value), datetime.min.time())
-        except ValueError:
-            return None
-    return aware(moment)
+        return None
 
 
 def aware(moment: datetime) -> datetime:
     """In UTC; a naive time (SQLite hands those back) is taken as UTC."""
-    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return times.aware(moment).astimezone(UTC)
 
 
 def local_year(moment: datetime) -> int:

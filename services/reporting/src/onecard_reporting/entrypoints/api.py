@@ -12,10 +12,13 @@ from fastapi.responses import Response
 from onecard_service.auth import Principal, require
 from onecard_service.problems import Problem
 
+from ..adapters.snapshot import ReportingState
+from ..domain.depth import Filters
 from ..domain.levels import covers, local_year
-from ..export import to_csv, to_xlsx
-from ..report import Filters, cross_region_rows, depth_rows, progress_rows, progress_summary
-from ..state import ReportingState
+from ..handlers.cross_region import cross_region as cross_region_query
+from ..handlers.depth import depth as depth_query
+from ..handlers.progress import export_progress
+from ..handlers.progress import progress as progress_query
 
 READERS = ("admin", "operator", "department")
 Region = Annotated[str | None, Query(pattern=r"^\d{6}$")]
@@ -52,13 +55,6 @@ def _year(year: int | None) -> int:
 def router(state: ReportingState) -> APIRouter:
     api = APIRouter(prefix="/reporting/v1")
 
-    async def stamp() -> tuple[Any, dict[str, Any]]:
-        snap, as_of = await state.current()
-        return snap, {
-            "as_of": as_of.isoformat().replace("+00:00", "Z"),
-            "lag_seconds": state.lag_seconds(as_of),
-        }
-
     @api.get("/depth", response_model=None)
     async def depth(
         caller: Annotated[Principal, Depends(require(*READERS))],
@@ -69,9 +65,8 @@ def router(state: ReportingState) -> APIRouter:
         year: Year = None,
     ) -> Response:
         scope = scope_for(caller, department, jurisdiction)
-        snap, head = await stamp()
         filters = Filters(_year(year), scope.jurisdiction, scope.department, item_id, category)
-        return _json({**head, "year": filters.year, "rows": depth_rows(snap, filters)})
+        return _json(await depth_query(state, filters))
 
     @api.get("/cross-region")
     async def cross_region(
@@ -87,11 +82,7 @@ def router(state: ReportingState) -> APIRouter:
             scope = Scope(department, jurisdiction)
         else:
             scope = scope_for(caller, department, jurisdiction)
-        snap, head = await stamp()
-        rows = cross_region_rows(
-            snap, partner, scope.jurisdiction, lambda d: scope.department is None or d == scope.department
-        )
-        return {**head, "partner": partner, "rows": rows}
+        return await cross_region_query(state, partner, scope.jurisdiction, scope.department)
 
     @api.get("/progress", response_model=None)
     async def progress(
@@ -102,25 +93,15 @@ def router(state: ReportingState) -> APIRouter:
         format: Literal["json", "csv", "xlsx"] = "json",
     ) -> dict[str, Any] | Response:
         scope = scope_for(caller, department, jurisdiction)
-        snap, head = await stamp()
         filters = Filters(_year(year), scope.jurisdiction, scope.department)
-        rows = progress_rows(snap, filters)
-        summary = progress_summary(rows)
         if format == "json":
-            return {**head, "year": filters.year, "summary": summary, "rows": rows}
-        headers = {"X-As-Of": head["as_of"], "X-Lag-Seconds": str(head["lag_seconds"])}
-        name = f"onecard-progress-{filters.year}"
-        if format == "csv":
-            headers["Content-Disposition"] = f'attachment; filename="{name}.csv"'
-            return Response(to_csv(rows), media_type="text/csv; charset=utf-8", headers=headers)
-        headers["Content-Disposition"] = f'attachment; filename="{name}.xlsx"'
-        body = to_xlsx(
-            rows, filters.year, datetime.fromisoformat(head["as_of"].replace("Z", "+00:00")), summary
-        )
-        return Response(
-            body,
-            media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            headers=headers,
-        )
+            return await progress_query(state, filters)
+        export = await export_progress(state, filters, format)
+        headers = {
+            "X-As-Of": export.as_of,
+            "X-Lag-Seconds": str(export.lag_seconds),
+            "Content-Disposition": f'attachment; filename="{export.filename}"',
+        }
+        return Response(export.body, media_type=export.media_type, headers=headers)
 
     return api

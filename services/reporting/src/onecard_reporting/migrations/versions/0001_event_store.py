@@ -4,17 +4,6 @@ Revision ID: reporting_0001
 Revises:
 """
 
-from onecard_events.migrations import create_store_tables
+from onecard_events.migrations import store_revision
 
-revision = "reporting_0001"
-down_revision = None
-branch_labels = None
-depends_on = None
-
-
-def upgrade() -> None:
-    create_store_tables()
-
-
-def downgrade() -> None:
-    raise NotImplementedError("the event store is append-only; restore from backup instead")
+globals().update(store_revision("reporting"))

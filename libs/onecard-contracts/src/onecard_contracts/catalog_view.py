@@ -1,0 +1,164 @@
+"""A service's own view of the catalogue, projected from the catalogue's events.
+
+Identity needs venues and terminals, payments needs merchants, disbursement needs items; none of
+them calls the catalogue on the request path. Each keeps these tables in its own database, fed by a
+`ProjectionRunner` from the catalogue topic (distributed) or log (embedded).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from onecard_events.migrations import create_declared_tables
+from onecard_events.model import RecordedEvent
+from onecard_events.sql import upsert
+from onecard_events.tables import Json
+from sqlalchemy import Boolean, Column, MetaData, String, Table, delete, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+view_metadata = MetaData()
+
+catalog_items = Table(
+    "catalog_items",
+    view_metadata,
+    Column("item_id", String(40), primary_key=True),
+    Column("jurisdiction", String(6), nullable=False),
+    Column("department", String(200), nullable=False),
+    Column("status", String(10), nullable=False),
+    Column("item", Json, nullable=False),
+)
+catalog_venues = Table(
+    "catalog_venues",
+    view_metadata,
+    Column("venue_id", String(100), primary_key=True),
+    Column("jurisdiction", String(6), nullable=False),
+    Column("item_id", String(40), nullable=False),
+)
+catalog_terminals = Table(
+    "catalog_terminals",
+    view_metadata,
+    Column("venue_id", String(100), primary_key=True),
+    Column("terminal_id", String(100), primary_key=True),
+    Column("card_forms", Json, nullable=False),
+    Column("active", Boolean, nullable=False),
+)
+catalog_merchants = Table(
+    "catalog_merchants",
+    view_metadata,
+    Column("merchant_id", String(100), primary_key=True),
+    Column("jurisdiction", String(6), nullable=False),
+    Column("item_id", String(40), nullable=False),
+    Column("agreement", Boolean, nullable=False),
+)
+
+
+def create_catalog_view_tables() -> None:
+    """DDL for an Alembic revision of any service that keeps the view."""
+    create_declared_tables(catalog_items, catalog_venues, catalog_terminals, catalog_merchants)
+
+
+def place_row(table: Table, data: Mapping[str, Any], **constants: Any) -> dict[str, Any]:
+    """The row of `table` a place event makes: the event's fields that are columns of `table`,
+    plus `constants` (a new terminal is active, a new merchant outside the agreement)."""
+    return {**{c.name: data[c.name] for c in table.columns if c.name in data}, **constants}
+
+
+async def apply_place_event(
+    conn: AsyncConnection, event: RecordedEvent, venues: Table, terminals: Table, merchants: Table
+) -> bool:
+    """Apply a venue, terminal or merchant event to the given tables: a service's catalog_* view,
+    or the catalog's own query tables (which keep names too). False for any other event."""
+    d = event.data
+    match event.event_type:
+        case "onecard.catalog.venue_registered":
+            await conn.execute(upsert(conn, venues, place_row(venues, d), ["venue_id"]))
+        case "onecard.catalog.terminal_deployed":
+            row = place_row(terminals, d, active=True)
+            await conn.execute(upsert(conn, terminals, row, ["venue_id", "terminal_id"]))
+        case "onecard.catalog.terminal_decommissioned":
+            await conn.execute(
+                update(terminals)
+                .where(terminals.c.venue_id == d["venue_id"])
+                .where(terminals.c.terminal_id == d["terminal_id"])
+                .values(active=False)
+            )
+        case "onecard.catalog.merchant_registered":
+            row = place_row(merchants, d, agreement=False)
+            await conn.execute(upsert(conn, merchants, row, ["merchant_id"]))
+        case "onecard.catalog.merchant_joined_agreement" | "onecard.catalog.merchant_left_agreement":
+            joined = event.event_type.endswith("joined_agreement")
+            await conn.execute(
+                update(merchants).where(merchants.c.merchant_id == d["merchant_id"]).values(agreement=joined)
+            )
+        case _:
+            return False
+    return True
+
+
+class CatalogViewProjection:
+    """Keeps the catalog_* tables current. Names the runner's checkpoints `<service>_catalog_view`."""
+
+    def __init__(self, service: str) -> None:
+        self.name = f"{service}_catalog_view"
+
+    async def apply(self, conn: AsyncConnection, event: RecordedEvent) -> None:
+        d = event.data
+        match event.event_type:
+            case "onecard.catalog.item_published":
+                item = d["item"]
+                row = {
+                    "item_id": item["item_id"],
+                    "jurisdiction": item["jurisdiction"],
+                    "department": item.get("department") or "",
+                    "status": "active",
+                    "item": item,
+                }
+                await conn.execute(upsert(conn, catalog_items, row, ["item_id"]))
+            case "onecard.catalog.item_retired":
+                await conn.execute(
+                    update(catalog_items)
+                    .where(catalog_items.c.item_id == d["item_id"])
+                    .values(status="retired")
+                )
+            case _:
+                await apply_place_event(conn, event, catalog_venues, catalog_terminals, catalog_merchants)
+
+    async def reset(self, conn: AsyncConnection) -> None:
+        for table in (catalog_terminals, catalog_venues, catalog_merchants, catalog_items):
+            await conn.execute(delete(table))
+
+
+@dataclass(frozen=True)
+class MerchantView:
+    merchant_id: str
+    jurisdiction: str
+    item_id: str
+    agreement: bool
+
+
+async def terminal_card_forms(conn: AsyncConnection, venue_id: str, terminal_id: str) -> list[str] | None:
+    """Card forms an active terminal accepts; None when the terminal is unknown or decommissioned."""
+    row = (
+        await conn.execute(
+            select(catalog_terminals.c.card_forms, catalog_terminals.c.active).where(
+                catalog_terminals.c.venue_id == venue_id, catalog_terminals.c.terminal_id == terminal_id
+            )
+        )
+    ).first()
+    return list(row.card_forms) if row and row.active else None
+
+
+async def find_merchant(conn: AsyncConnection, merchant_id: str) -> MerchantView | None:
+    row = (
+        await conn.execute(select(catalog_merchants).where(catalog_merchants.c.merchant_id == merchant_id))
+    ).first()
+    return MerchantView(row.merchant_id, row.jurisdiction, row.item_id, row.agreement) if row else None
+
+
+async def find_item(conn: AsyncConnection, item_id: str) -> dict[str, Any] | None:
+    row = (await conn.execute(select(catalog_items).where(catalog_items.c.item_id == item_id))).first()
+    if row is None:
+        return None
+    return {**row.item, "status": row.status}

@@ -1,0 +1,93 @@
+"""The batch's rows, read and shown: the state-stored batch (ADR 0010) is these rows.
+
+`batch_row(lock=True)` holds the row for the transaction, which serialises every change to the
+batch (its counters, its payees and its event stream) without optimistic retries.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from onecard_events.times import rfc3339
+from sqlalchemy import Row, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ..domain.batch import Batch, Figures
+from ..domain.errors import not_found
+from .tables import batches, payees
+
+
+def moment(value: datetime | None) -> str | None:
+    return None if value is None else rfc3339(value)
+
+
+async def batch_row(conn: AsyncConnection, batch_id: str, *, lock: bool = False) -> Row[Any]:
+    """The batch's row; `lock` holds it for the transaction (see the module docstring)."""
+    query = select(batches).where(batches.c.batch_id == batch_id)
+    row = (await conn.execute(query.with_for_update() if lock else query)).first()
+    if row is None:
+        raise not_found("batch", batch_id)
+    return row
+
+
+def to_batch(row: Row[Any]) -> Batch:
+    figures = Figures(
+        accepted=row.accepted,
+        accepted_total_fen=row.accepted_total_fen,
+        paid=row.paid,
+        failed=row.failed,
+        returned=row.returned,
+        paid_total_fen=row.paid_total_fen,
+    )
+    return Batch(row.batch_id, row.status, row.control_count, row.control_total_fen, figures)
+
+
+def figures_values(f: Figures) -> dict[str, int]:
+    return {
+        "accepted": f.accepted,
+        "accepted_total_fen": f.accepted_total_fen,
+        "paid": f.paid,
+        "failed": f.failed,
+        "returned": f.returned,
+        "paid_total_fen": f.paid_total_fen,
+    }
+
+
+def batch_view(row: Row[Any]) -> dict[str, Any]:
+    f = to_batch(row).figures
+    return {
+        "batch_id": row.batch_id,
+        "program_id": row.program_id,
+        "item_id": row.item_id,
+        "jurisdiction": row.jurisdiction,
+        "period": row.period,
+        "status": row.status,
+        "control_count": row.control_count,
+        "control_total_fen": row.control_total_fen,
+        **figures_values(f),
+        "pending": f.pending,
+        "created_at": moment(row.created_at),
+        "submitted_at": moment(row.submitted_at),
+        "completed_at": moment(row.completed_at),
+    }
+
+
+async def payee_view(conn: AsyncConnection, batch_id: str, reference_id: str) -> dict[str, Any]:
+    query = select(payees).where(payees.c.batch_id == batch_id, payees.c.reference_id == reference_id)
+    row = (await conn.execute(query)).first()
+    if row is None:
+        raise not_found("payee", reference_id)
+    return {
+        "batch_id": row.batch_id,
+        "reference_id": row.reference_id,
+        "status": row.status,
+        "reason": row.reason,
+        "channel": row.channel,
+        "amount_fen": row.amount_fen,
+        "ssn_masked": row.ssn_masked,
+        "card_no_masked": row.card_no_masked,
+        "name_masked": row.name_masked,
+        "accepted_at": moment(row.accepted_at),
+        "settled_at": moment(row.settled_at),
+    }

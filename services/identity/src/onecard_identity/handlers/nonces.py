@@ -1,0 +1,28 @@
+"""Forgetting the nonces of e-card codes long expired."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from onecard_events.waiting import wait_or_stop
+
+from ..adapters.context import Identity
+from ..adapters.queries import purge_nonces
+
+# Nonces are kept well past their code's expiry: an expired code is refused as expired anyway.
+NONCE_RETENTION = timedelta(minutes=10)
+
+
+async def purge_expired_nonces(ctx: Identity) -> int:
+    async with ctx.store.unit_of_work() as uow:
+        purged = await purge_nonces(uow.connection, ctx.now() - NONCE_RETENTION)
+        await uow.save()
+    return purged
+
+
+async def keep_purging_nonces(ctx: Identity, stop: asyncio.Event, every: float = 60.0) -> None:
+    """The `nonce-purge` worker."""
+    while not stop.is_set():
+        await purge_expired_nonces(ctx)
+        await wait_or_stop(stop, every)

@@ -1,0 +1,1 @@
+"""The partner streams' Kafka plumbing."""

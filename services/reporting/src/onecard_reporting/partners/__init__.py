@@ -1,1 +1,0 @@
-"""Partner-region streams: outbound card-use events, inbound reports and hotlist changes."""
