@@ -266,22 +266,8 @@ cmd_stop() {
   log "stopped"
 }
 
-cmd_status() {
-  if is_alive && api_versions_ok; then
-    log "running and answering on $(bootstrap) (pid $(read_pid), state ${STATE}, log ${LOGFILE})"
-    return 0
-  elif is_alive; then
-    log "process $(read_pid) running but not answering on $(bootstrap) (log ${LOGFILE})"
-    return 1
-  fi
-  log "not running"
-  return 3
-}
+cmd_status() { report_status is_alive api_versions_ok "$(bootstrap)" "pid $(read_pid), state ${STATE}, log ${LOGFILE}"; }
 
-case "${1:-}" in
-  start) cmd_start ;;
-  stop) cmd_stop ;;
-  status) cmd_status ;;
-  bootstrap) bootstrap ;;
-  *) echo "usage: $0 start|stop|status|bootstrap" >&2; exit 2 ;;
-esac
+# shellcheck source=deploy/local/common.sh
+source "${SCRIPT_DIR}/common.sh"
+run_command "$0" bootstrap "${1:-}"

@@ -190,22 +190,8 @@ cmd_stop() {
   log "stopped"
 }
 
-cmd_status() {
-  if is_running && is_ready; then
-    log "running and accepting connections on ${PG_HOST}:${PG_PORT} (data ${PG_DATA}, log ${PG_LOG})"
-    return 0
-  elif is_running; then
-    log "process running but not accepting connections on ${PG_HOST}:${PG_PORT} (log ${PG_LOG})"
-    return 1
-  fi
-  log "not running"
-  return 3
-}
+cmd_status() { report_status is_running is_ready "${PG_HOST}:${PG_PORT}" "data ${PG_DATA}, log ${PG_LOG}"; }
 
-case "${1:-}" in
-  start) cmd_start ;;
-  stop) cmd_stop ;;
-  status) cmd_status ;;
-  url) url ;;
-  *) echo "usage: $0 start|stop|status|url" >&2; exit 2 ;;
-esac
+# shellcheck source=deploy/local/common.sh
+source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/common.sh"
+run_command "$0" url "${1:-}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import httpx
 from onecard_service.auth import Principal
 
 from tests.support.platform import RunningPlatform, token_for
@@ -43,17 +44,17 @@ async def test_credentials_and_scope(embedded: RunningPlatform) -> None:
         "/identity/v1/partners/510000/keys/k1", json={"public_key": "x"}, headers=venue
     )
     assert key.status_code == 403
+
+    async def report_lost_sichuan_card(headers: dict[str, str]) -> httpx.Response:
+        return await embedded.client.post(
+            "/identity/v1/partners/510000/hotlist",
+            json={"card_no": "S12345678", "status": "lost"},
+            headers=headers,
+        )
+
     wrong_partner = token_for(embedded, Principal("gz", "partner", region="520000"))
-    hotlist = await embedded.client.post(
-        "/identity/v1/partners/510000/hotlist",
-        json={"card_no": "S12345678", "status": "lost"},
-        headers=wrong_partner,
-    )
+    hotlist = await report_lost_sichuan_card(wrong_partner)
     assert hotlist.status_code == 403
     sichuan = token_for(embedded, Principal("sc", "partner", region="510000"))
-    own = await embedded.client.post(
-        "/identity/v1/partners/510000/hotlist",
-        json={"card_no": "S12345678", "status": "lost"},
-        headers=sichuan,
-    )
+    own = await report_lost_sichuan_card(sichuan)
     assert own.status_code == 200

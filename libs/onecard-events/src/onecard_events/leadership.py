@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
@@ -17,8 +16,6 @@ from sqlalchemy import text
 
 from .database import Database
 from .waiting import wait_or_stop
-
-log = logging.getLogger(__name__)
 
 
 def _lock_key(name: str) -> int:
@@ -51,24 +48,16 @@ async def run_as_leader(
     stop: asyncio.Event,
     *,
     standby_seconds: float = 2.0,
-    retry_seconds: float = 1.0,
 ) -> None:
     """Run `lead(stop)` as the single active worker `name` until `stop` is set.
 
-    A standby replica retries the lock every `standby_seconds`. An error in `lead` is logged and
-    the lock released (another replica may take over); this one retries after `retry_seconds`.
-    `lead` returning normally before `stop` means "nothing more to do as leader": it is called
-    again after the standby interval.
+    A standby replica retries the lock every `standby_seconds`. An error in `lead` releases the
+    lock (another replica may take over) and propagates: the runtime's supervisor restarts the
+    worker with backoff and fresh resources. `lead` returning before `stop` means "nothing more
+    to do as leader for now": it is called again after the standby interval.
     """
     while not stop.is_set():
         async with leadership(db, name) as leader:
             if leader:
-                try:
-                    await lead(stop)
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
-                    log.exception("worker %s failed; restarting", name)
-                    await wait_or_stop(stop, retry_seconds)
-                    continue
+                await lead(stop)
         await wait_or_stop(stop, standby_seconds)

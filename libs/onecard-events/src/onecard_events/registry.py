@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, TypeVar
 
 from .model import DomainEvent, RecordedEvent
@@ -76,18 +77,7 @@ class EventRegistry:
         version, data = self.upcast(record.event_type, record.schema_version, record.data)
         if version == record.schema_version:
             return record
-        return RecordedEvent(
-            event_id=record.event_id,
-            event_type=record.event_type,
-            schema_version=version,
-            stream_id=record.stream_id,
-            stream_version=record.stream_version,
-            position=record.position,
-            recorded_at=record.recorded_at,
-            data=data,
-            metadata=record.metadata,
-            source=record.source,
-        )
+        return replace(record, schema_version=version, data=data)
 
     def load(self, record: RecordedEvent) -> DomainEvent:
         """The domain event for a record, validated by its model after upcasting."""

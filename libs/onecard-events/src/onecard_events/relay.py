@@ -11,6 +11,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import KW_ONLY, dataclass, field
 
 from opentelemetry import propagate, trace
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -18,7 +19,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from .checkpoint import Checkpoint, load_checkpoints, save_checkpoints
 from .cloudevents import to_kafka
 from .kafka import KafkaPublisher
-from .leadership import leadership
+from .leadership import run_as_leader
+from .metrics import per_service
 from .model import Position, RecordedEvent
 from .store import EventStore, tracing_enabled
 from .waiting import wait_or_stop as _wait
@@ -31,42 +33,38 @@ _tracer = trace.get_tracer("onecard")
 
 class RelayMetrics:
     def __init__(self, registry: CollectorRegistry, service: str) -> None:
-        self.published = Counter(
-            "onecard_relay_published_events", "Events published to Kafka", ["service"], registry=registry
-        ).labels(service)
-        self.backlog = Gauge(
+        self.published = per_service(
+            Counter, "onecard_relay_published_events", "Events published to Kafka", registry, service
+        )
+        self.backlog = per_service(
+            Gauge,
             "onecard_relay_backlog_events",
             "Committed events not yet published (last batch read)",
-            ["service"],
-            registry=registry,
-        ).labels(service)
-        self.latency = Histogram(
+            registry,
+            service,
+        )
+        self.latency = per_service(
+            Histogram,
             "onecard_relay_publish_seconds",
             "Time from commit to broker ack",
-            ["service"],
-            registry=registry,
+            registry,
+            service,
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
-        ).labels(service)
+        )
 
 
+@dataclass
 class Relay:
-    def __init__(
-        self,
-        store: EventStore,
-        publisher: KafkaPublisher,
-        topic_for: Callable[[RecordedEvent], str],
-        *,
-        batch_size: int = 1000,
-        idle_sleep: float = 0.02,
-        metrics: RelayMetrics | None = None,
-    ) -> None:
-        self.store = store
-        self.publisher = publisher
-        self.topic_for = topic_for
-        self.batch_size = batch_size
-        self.idle_sleep = idle_sleep
-        self.metrics = metrics
-        self._position = Position()
+    store: EventStore
+    publisher: KafkaPublisher
+    topic_for: Callable[[RecordedEvent], str]
+    _: KW_ONLY
+    batch_size: int = 1000
+    idle_sleep: float = 0.02
+    metrics: RelayMetrics | None = None
+    # Called after every published batch with whether more is waiting (the supervisor's probe).
+    on_progress: Callable[[bool], None] | None = None
+    _position: Position = field(default_factory=Position, init=False)
 
     async def load_position(self) -> Position:
         async with self.store.db.engine.connect() as conn:
@@ -135,19 +133,18 @@ class Relay:
                 span.end()
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Publish until `stop` is set, as the single active relay of this store."""
+        """Publish until `stop` is set, as the single active relay of this store.
+
+        An error ends the run: the runtime's supervisor starts a new one on a fresh producer, so
+        a producer a broker restart left with poisoned sequence numbers is never reused.
+        """
+        await run_as_leader(self.store.db, f"relay:{self.store.source}", self._lead, stop)
+
+    async def _lead(self, stop: asyncio.Event) -> None:
+        await self.load_position()
         while not stop.is_set():
-            async with leadership(self.store.db, f"relay:{self.store.source}") as leader:
-                if not leader:
-                    await _wait(stop, 2.0)
-                    continue
-                await self.load_position()
-                while not stop.is_set():
-                    try:
-                        sent = await self.run_once()
-                    except Exception:
-                        log.exception("relay batch failed; retrying")
-                        await _wait(stop, 1.0)
-                        break
-                    if sent < self.batch_size:
-                        await _wait(stop, self.idle_sleep)
+            sent = await self.run_once()
+            if self.on_progress is not None:
+                self.on_progress(sent >= self.batch_size)
+            if sent < self.batch_size:
+                await _wait(stop, self.idle_sleep)

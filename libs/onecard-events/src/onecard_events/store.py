@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .database import Database
+from .metrics import per_service
 from .model import DomainEvent, NewEvent, Position, RecordedEvent, utcnow
 from .registry import EventRegistry
 from .tables import events
@@ -82,20 +83,22 @@ def _event_links(carriers: Sequence[Any]) -> list[trace.Link]:
 
 class StoreMetrics:
     def __init__(self, registry: CollectorRegistry, service: str) -> None:
-        self.latency = Histogram(
+        self.latency = per_service(
+            Histogram,
             "onecard_eventstore_append_seconds",
             "Time to write one append (the INSERT, inside the caller's transaction)",
-            ["service"],
-            registry=registry,
+            registry,
+            service,
             buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1),
-        ).labels(service)
-        self.batch_size = Histogram(
+        )
+        self.batch_size = per_service(
+            Histogram,
             "onecard_eventstore_append_batch_size",
             "Events written by one append",
-            ["service"],
-            registry=registry,
+            registry,
+            service,
             buckets=(1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 5000),
-        ).labels(service)
+        )
 
 
 class EventStore:

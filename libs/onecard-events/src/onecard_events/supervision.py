@@ -57,7 +57,9 @@ class WorkerHealth:
     work_probe: Callable[[], bool] | None = None
 
     def progressed(self, at: float | None = None) -> None:
+        """The worker did useful work: a failure streak, if any, is over."""
         self.last_progress = at or time.time()
+        self.consecutive_failures = 0
 
     def progress_at(self) -> float:
         probed = self.progress_probe() if self.progress_probe is not None else None

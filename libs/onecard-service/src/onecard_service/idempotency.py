@@ -53,27 +53,21 @@ async def lookup(conn: AsyncConnection, scope: str, key: str, digest: str) -> St
 async def remember(
     conn: AsyncConnection, scope: str, key: str, digest: str, status_code: int, body: Any
 ) -> None:
-    await conn.execute(
-        idempotency_keys.insert().values(
-            scope=scope,
-            key=key,
-            request_hash=digest,
-            status_code=status_code,
-            response=orjson.dumps(body),
-            created_at=utcnow(),
-        )
-    )
+    await _insert(conn, scope, key, digest, status_code, orjson.dumps(body))
 
 
 async def reserve(conn: AsyncConnection, scope: str, key: str, digest: str) -> None:
     """Claim a key with no response yet, for an effect that spans two transactions (a payment
     commits its start before the bank call and its outcome after). Until `complete`, a retry is
     told the request is in progress."""
-    await conn.execute(
-        idempotency_keys.insert().values(
-            scope=scope, key=key, request_hash=digest, status_code=None, response=None, created_at=utcnow()
-        )
-    )
+    await _insert(conn, scope, key, digest, None, None)
+
+
+async def _insert(
+    conn: AsyncConnection, scope: str, key: str, digest: str, status: int | None, response: bytes | None
+) -> None:
+    row = {"scope": scope, "key": key, "request_hash": digest, "status_code": status, "response": response}
+    await conn.execute(idempotency_keys.insert().values(**row, created_at=utcnow()))
 
 
 async def complete(conn: AsyncConnection, scope: str, key: str, status_code: int, body: Any) -> None:

@@ -22,6 +22,7 @@ from onecard_events.registry import EventRegistry
 from onecard_events.relay import Relay, RelayMetrics
 from onecard_events.store import EventStore, StoreMetrics
 from onecard_events.subscription import EventSource, KafkaSource, Projection, ProjectionRunner, StoreLogSource
+from onecard_events.supervision import Supervisor, register_health
 from onecard_events.topology import SERVICES
 from onecard_events.waiting import wait_or_stop
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
@@ -150,8 +151,11 @@ class ServiceRuntime:
         self.workers: list[tuple[str, Worker]] = []
         self.projections: list[ProjectionRunner] = []
         self.ready = False
-        self._stop = asyncio.Event()
-        self._tasks: list[asyncio.Task[None]] = []
+        # Every background worker runs under the supervisor: restarted with backoff after any
+        # error, its health scraped by the collector registered here, once per runtime.
+        self.supervisor = Supervisor(name, stuck_after=platform.settings.worker_stuck_seconds)
+        register_health(self.metrics, self.supervisor, name)
+        self._relay_metrics: RelayMetrics | None = None
         self.app = self._create_app()
 
     def add_worker(self, name: str, worker: Worker) -> None:
@@ -165,6 +169,9 @@ class ServiceRuntime:
         runner = ProjectionRunner(projection, source, self.db, batch_size=batch_size)
         self.projections.append(runner)
         self.add_worker(projection.name, runner.run)
+        # A projection polls all the time, so it always has work: it is stuck when it has not
+        # caught up with its sources for the configured time (failing or hanging).
+        self.supervisor.watch(projection.name, progress=lambda: runner.caught_up_at, has_work=lambda: True)
         return runner
 
     def keep_catalog_view(self) -> ProjectionRunner:
@@ -193,6 +200,8 @@ class ServiceRuntime:
         async def readyz(request: Request) -> Response:
             if not self.ready:
                 return JSONResponse({"status": "starting"}, status_code=503)
+            if stuck := self.supervisor.stuck():
+                return JSONResponse({"status": "workers stuck", "workers": stuck}, status_code=503)
             try:
                 async with self.db.engine.connect() as conn:
                     await conn.execute(text("SELECT 1"))
@@ -217,46 +226,41 @@ class ServiceRuntime:
     async def start(self, *, migrate: bool) -> None:
         if migrate:
             await self.migrate()
-        self._stop.clear()
         if self.platform.settings.kafka_bootstrap and not self.platform.embedded:
+            self._relay_metrics = self._relay_metrics or RelayMetrics(self.metrics, self.name)
+            self.supervisor.watch("relay", has_work=lambda: self._relay_behind)
             self.add_worker("relay", self._relay)
         if not self.platform._revocation_feed_started:
             self.platform._revocation_feed_started = True
             self.add_worker("revocations", self.platform.follow_revocations)
         for name, worker in self.workers:
-            self._tasks.append(asyncio.create_task(self._supervise(name, worker), name=f"{self.name}:{name}"))
+            self.supervisor.start(name, worker)
         self.ready = True
 
-    async def _supervise(self, name: str, worker: Worker) -> None:
-        while not self._stop.is_set():
-            try:
-                await worker(self._stop)
-                return
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("%s worker %s crashed; restarting", self.name, name)
-                await wait_or_stop(self._stop, 1.0)
+    _relay_behind = False
 
     async def _relay(self, stop: asyncio.Event) -> None:
+        """One run of the relay on a fresh producer: after any error (a broker restart poisons an
+        idempotent producer's sequence numbers) the supervisor starts a new run, and a new one."""
         bootstrap = self.platform.settings.kafka_bootstrap
         assert bootstrap is not None
+        health = self.supervisor.watch("relay")
         publisher = KafkaPublisher(bootstrap, client_id=f"onecard-{self.name}-relay")
+        self._relay_behind = True
         await publisher.start()
         try:
             topic = service_topic(self.name, self.platform.settings.topic_prefix)
-            await Relay(
-                self.store, publisher, lambda _r: topic, metrics=RelayMetrics(self.metrics, self.name)
-            ).run(stop)
+
+            def caught_up(behind: bool) -> None:
+                self._relay_behind = behind
+                health.progressed()
+
+            relay = Relay(self.store, publisher, lambda _r: topic, metrics=self._relay_metrics)
+            relay.on_progress = caught_up
+            await relay.run(stop)
         finally:
             await publisher.stop()
 
     async def stop(self) -> None:
         self.ready = False
-        self._stop.set()
-        if self._tasks:
-            _done, pending = await asyncio.wait(self._tasks, timeout=10)
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
-        self._tasks.clear()
+        await self.supervisor.stop()

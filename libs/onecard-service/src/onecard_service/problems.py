@@ -109,17 +109,40 @@ def unavailable(detail: str, retry_after: int = RETRY_AFTER_SECONDS) -> Problem:
 
 def database_unavailable(exc: BaseException) -> bool:
     """Whether `exc` means the database cannot be reached (refused, dropped, restarting, pool
-    exhausted), as opposed to a fault in the request or the code."""
-    if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
-        return True
-    if isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError | sa_exc.TimeoutError):
-        return True
-    if isinstance(
-        exc, asyncpg.PostgresConnectionError | asyncpg.InterfaceError | asyncpg.CannotConnectNowError
-    ):
+    exhausted), as opposed to a fault in the request or the code. SQLAlchemy wraps the driver's
+    error, so the whole chain of causes is looked at."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if _connection_error(current):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+_CONNECTION_ERRORS = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    ConnectionError,
+    TimeoutError,
+    socket.gaierror,
+)
+
+
+def _connection_error(exc: BaseException) -> bool:
+    if isinstance(exc, sa_exc.DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        if "sqlite" in type(exc.orig).__module__:
+            # Embedded: only a held write lock is transient; "no such table" is a fault.
+            return "locked" in str(exc.orig)
+        return isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError)
+    if isinstance(exc, sa_exc.TimeoutError):  # the pool had no connection to give in time
         return True
     # asyncpg's connect raises the socket's own errors (refused, reset, timed out).
-    return isinstance(exc, ConnectionError | TimeoutError | socket.gaierror)
+    return isinstance(exc, _CONNECTION_ERRORS)
 
 
 def problem_response(problem: Problem) -> JSONResponse:
@@ -185,4 +208,14 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(Refused, on_refused)
     app.add_exception_handler(ConcurrencyError, on_conflict)
+    # Connection errors are handled inside the app (Starlette re-raises what reaches its catch-all
+    # handler, so an outage would log a traceback per request): the 503 is an answer, not a crash.
+    for outage in (
+        sa_exc.DBAPIError,
+        sa_exc.TimeoutError,
+        asyncpg.PostgresError,
+        asyncpg.InterfaceError,
+        OSError,
+    ):
+        app.add_exception_handler(outage, on_error)
     app.add_exception_handler(Exception, on_error)

@@ -26,6 +26,8 @@ class Settings:
     token_private_key_pem: bytes | None = None
     token_public_key_pem: bytes | None = None
     pii_key: bytes | None = None
+    # A background worker with work and no progress for this long makes /readyz answer 503.
+    worker_stuck_seconds: float = 60.0
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -48,6 +50,7 @@ class Settings:
             "token_private_key_pem": _pem(env.get("ONECARD_TOKEN_PRIVATE_KEY")),
             "token_public_key_pem": _pem(env.get("ONECARD_TOKEN_PUBLIC_KEY")),
             "pii_key": bytes.fromhex(env["ONECARD_PII_KEY"]) if env.get("ONECARD_PII_KEY") else None,
+            "worker_stuck_seconds": float(env.get("ONECARD_WORKER_STUCK_SECONDS", "60")),
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

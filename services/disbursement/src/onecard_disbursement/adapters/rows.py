@@ -6,6 +6,7 @@ batch (its counters, its payees and its event stream) without optimistic retries
 
 from __future__ import annotations
 
+from dataclasses import asdict, fields
 from datetime import datetime
 from typing import Any
 
@@ -31,27 +32,17 @@ async def batch_row(conn: AsyncConnection, batch_id: str, *, lock: bool = False)
     return row
 
 
+# The batch row has one column per counter, named as the counter.
+FIGURES = tuple(f.name for f in fields(Figures))
+
+
 def to_batch(row: Row[Any]) -> Batch:
-    figures = Figures(
-        accepted=row.accepted,
-        accepted_total_fen=row.accepted_total_fen,
-        paid=row.paid,
-        failed=row.failed,
-        returned=row.returned,
-        paid_total_fen=row.paid_total_fen,
-    )
+    figures = Figures(**{name: getattr(row, name) for name in FIGURES})
     return Batch(row.batch_id, row.status, row.control_count, row.control_total_fen, figures)
 
 
 def figures_values(f: Figures) -> dict[str, int]:
-    return {
-        "accepted": f.accepted,
-        "accepted_total_fen": f.accepted_total_fen,
-        "paid": f.paid,
-        "failed": f.failed,
-        "returned": f.returned,
-        "paid_total_fen": f.paid_total_fen,
-    }
+    return asdict(f)
 
 
 def batch_view(row: Row[Any]) -> dict[str, Any]:
