@@ -217,12 +217,17 @@ def figures(rows: list[dict[str, Any]]) -> dict[tuple[str, str], tuple[Any, ...]
     return out
 
 
-async def test_depth_and_cross_region_through_public_apis(any_mode: RunningPlatform) -> None:
-    p = any_mode
+async def build_world(p: RunningPlatform) -> None:
+    """The catalogue, card uses, fee payments and a disbursement batch, through the public APIs."""
     await build_catalogue(p)
     await use_cards(p)
     await pay_fees(p)
     await disburse(p)
+
+
+async def test_depth_and_cross_region_through_public_apis(any_mode: RunningPlatform) -> None:
+    p = any_mode
+    await build_world(p)
 
     last: dict[tuple[str, str], tuple[Any, ...]] = {}
 

@@ -11,15 +11,28 @@ from typing import Any
 import pytest
 import yaml
 from jsonschema import Draft202012Validator, FormatChecker
+from onecard_catalog.domain.events import registry as catalog_events
 from onecard_contracts import schemas as contracts
+from onecard_disbursement.domain.events import registry as disbursement_events
 from onecard_events.model import DomainEvent
+from onecard_events.registry import EventRegistry
+from onecard_identity.domain.events import registry as identity_events
+from onecard_payments.domain.events import registry as payments_events
 from onecard_reporting.adapters.partners import messages
+from onecard_reporting.domain.events import registry as reporting_events
 
 from tests.reporting import world
 
 DOCS = Path(__file__).parents[2] / "docs"
 SCHEMAS = contracts.FOLDER
 REF = Path(os.path.relpath(SCHEMAS, DOCS)).as_posix() + "/"  # how docs/asyncapi.yaml refers to them
+REGISTRIES: dict[str, EventRegistry] = {
+    "catalog": catalog_events,
+    "identity": identity_events,
+    "payments": payments_events,
+    "disbursement": disbursement_events,
+    "reporting": reporting_events,
+}
 
 
 def schema(event_type: str) -> Draft202012Validator:
@@ -70,3 +83,25 @@ def test_asyncapi_describes_every_topic_and_schema() -> None:
     for name, message in spec["components"]["messages"].items():
         assert any(name in str(c) for c in spec["channels"].values()), f"{name} is on no channel"
         assert message["payload"]["$ref"] == f"{REF}{message['name']}.json"
+
+
+def test_every_event_type_a_service_records_has_a_schema_on_its_channel() -> None:
+    spec: dict[str, Any] = yaml.safe_load((DOCS / "asyncapi.yaml").read_text())
+    messages_by_name = {m["name"]: key for key, m in spec["components"]["messages"].items()}
+    missing = []
+    for service, registry in REGISTRIES.items():
+        on_channel = {
+            ref["$ref"] for ref in spec["channels"][f"onecard.{service}.v1"]["subscribe"]["message"]["oneOf"]
+        }
+        for event_type, model in registry.event_types().items():
+            document = contracts.schema(event_type)
+            if document is None:
+                missing.append(f"{event_type}: no schema")
+                continue
+            Draft202012Validator.check_schema(document)
+            assert document["$id"] == f"urn:onecard:schema:{event_type}:{model.schema_version}"
+            assert set(document["properties"]) == set(model.model_fields), event_type
+            key = messages_by_name.get(event_type)
+            if f"#/components/messages/{key}" not in on_channel:
+                missing.append(f"{event_type}: not on channel onecard.{service}.v1")
+    assert missing == []

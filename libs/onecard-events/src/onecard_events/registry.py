@@ -48,6 +48,9 @@ class EventRegistry:
             self.register(cls)
         self._upcasters.update(other._upcasters)
 
+    def types(self) -> list[str]:
+        return sorted(self._types)
+
     def knows(self, event_type: str) -> bool:
         return event_type in self._types
 
