@@ -199,6 +199,20 @@ log_tail() {
   tail -n 50 "$LOGFILE" >&2 2>/dev/null || true
 }
 
+# Tests create topics under a unique prefix ("t_<hex>.") and never need them again; thousands of them
+# make a broker start take minutes (every partition is loaded). Past the limit, the local broker
+# starts from empty storage: it is a test server, and tests create the topics they use.
+TEST_PARTITIONS_LIMIT="${ONECARD_KAFKA_TEST_PARTITIONS_LIMIT:-1000}"
+drop_stale_test_topics() {
+  [[ -d "$DATA" ]] || return 0
+  local stale
+  stale=$(find "$DATA" -maxdepth 1 -type d -name 't_*' | wc -l)
+  if ((stale > TEST_PARTITIONS_LIMIT)); then
+    log "${stale} partitions of old test topics; starting from empty storage"
+    rm -rf "$DATA"
+  fi
+}
+
 cmd_start() {
   if is_alive && api_versions_ok; then
     log "already running on $(bootstrap) (pid $(read_pid))"
@@ -208,6 +222,7 @@ cmd_start() {
   ensure_libs
   if ! is_alive; then
     rm -f "$PIDFILE"
+    drop_stale_test_topics
     port_open "$PORT" && die "port ${PORT} on ${HOST} is already taken by another process (set ONECARD_KAFKA_PORT)"
     port_open "$CONTROLLER_PORT" && die "controller port ${CONTROLLER_PORT} on ${HOST} is already taken (set ONECARD_KAFKA_CONTROLLER_PORT)"
     write_config
