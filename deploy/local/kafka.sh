@@ -9,7 +9,7 @@
 # State (data, logs, pid, generated config) lives in $ONECARD_LOCAL_STATE/kafka
 # (default /var/tmp/onecard-local/kafka).
 #
-# Env: ONECARD_KAFKA_PORT (59092), ONECARD_KAFKA_CONTROLLER_PORT (59093),
+# Env: ONECARD_KAFKA_PORT (29092), ONECARD_KAFKA_CONTROLLER_PORT (29093),
 #      ONECARD_LOCAL_STATE, ONECARD_CACHE, JAVA (java binary, default `java` on PATH),
 #      ONECARD_MAVEN_REPO_LOCAL (optional: a Maven local repo other than ~/.m2/repository).
 set -euo pipefail
@@ -22,8 +22,8 @@ KAFKA_VERSION="$(sed -n 's:.*<kafka.version>\([^<]*\)</kafka.version>.*:\1:p' "$
 [[ -n "$KAFKA_VERSION" ]] || { echo "[kafka] ERROR: no <kafka.version> in ${POM}" >&2; exit 1; }
 
 HOST=127.0.0.1
-PORT="${ONECARD_KAFKA_PORT:-59092}"
-CONTROLLER_PORT="${ONECARD_KAFKA_CONTROLLER_PORT:-59093}"
+PORT="${ONECARD_KAFKA_PORT:-29092}"
+CONTROLLER_PORT="${ONECARD_KAFKA_CONTROLLER_PORT:-29093}"
 # Fixed cluster id: base64url("onecard-local-01") -- 16 bytes, as Kafka requires.
 CLUSTER_ID="b25lY2FyZC1sb2NhbC0wMQ"
 NODE_ID=1

@@ -3,7 +3,7 @@
 #
 #   deploy/local/postgres.sh start|stop|status|url
 #
-# Env: ONECARD_PG_PORT (default 55432), ONECARD_LOCAL_STATE (default /var/tmp/onecard-local).
+# Env: ONECARD_PG_PORT (default 25432), ONECARD_LOCAL_STATE (default /var/tmp/onecard-local).
 # Data dir: $ONECARD_LOCAL_STATE/pg/data, log: $ONECARD_LOCAL_STATE/pg/postgres.log.
 # Run as root, the server runs as the `postgres` OS user (initdb refuses root);
 # run as any other user, it runs as that user.
@@ -11,7 +11,7 @@ set -euo pipefail
 
 PG_MAJOR=15
 PG_BIN="/usr/lib/postgresql/${PG_MAJOR}/bin"
-PG_PORT="${ONECARD_PG_PORT:-55432}"
+PG_PORT="${ONECARD_PG_PORT:-25432}"
 PG_HOST=127.0.0.1
 STATE_ROOT="${ONECARD_LOCAL_STATE:-/var/tmp/onecard-local}"
 PG_STATE="${STATE_ROOT}/pg"

@@ -13,7 +13,7 @@ from typing import Any
 
 from onecard_events.migrations import create_declared_tables
 from onecard_events.model import RecordedEvent
-from onecard_events.sql import upsert
+from onecard_events.sql import chunks, upsert, upsert_rows
 from onecard_events.tables import Json
 from sqlalchemy import Boolean, Column, MetaData, String, Table, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -98,36 +98,83 @@ async def apply_place_event(
 
 
 class CatalogViewProjection:
-    """Keeps the catalog_* tables current. Names the runner's checkpoints `<service>_catalog_view`."""
+    """Keeps the catalog_* tables current. Names the runner's checkpoints `<service>_catalog_view`.
+
+    `apply` only collects; `flush` writes a batch's changes as one multi-row upsert per table and
+    one UPDATE per changed row that the batch did not also upsert. A fresh service applies the
+    seeded catalogue (about 300 events) in a handful of statements instead of 300 round trips,
+    which is most of its time from start to a current view.
+    """
 
     def __init__(self, service: str) -> None:
         self.name = f"{service}_catalog_view"
+        self._upserts: dict[str, dict[tuple[Any, ...], dict[str, Any]]] = {}
+        self._updates: dict[str, dict[tuple[Any, ...], dict[str, Any]]] = {}
 
     async def apply(self, conn: AsyncConnection, event: RecordedEvent) -> None:
         d = event.data
         match event.event_type:
             case "onecard.catalog.item_published":
                 item = d["item"]
-                row = {
-                    "item_id": item["item_id"],
-                    "jurisdiction": item["jurisdiction"],
-                    "department": item.get("department") or "",
-                    "status": "active",
-                    "item": item,
-                }
-                await conn.execute(upsert(conn, catalog_items, row, ["item_id"]))
+                row = {"item_id": item["item_id"], "jurisdiction": item["jurisdiction"]}
+                department = item.get("department") or ""
+                row |= {"department": department, "status": "active", "item": item}
+                self._upsert(catalog_items, row)
             case "onecard.catalog.item_retired":
-                await conn.execute(
-                    update(catalog_items)
-                    .where(catalog_items.c.item_id == d["item_id"])
-                    .values(status="retired")
-                )
-            case _:
-                await apply_place_event(conn, event, catalog_venues, catalog_terminals, catalog_merchants)
+                self._update(catalog_items, (d["item_id"],), status="retired")
+            case "onecard.catalog.venue_registered":
+                self._upsert(catalog_venues, place_row(catalog_venues, d))
+            case "onecard.catalog.terminal_deployed":
+                self._upsert(catalog_terminals, place_row(catalog_terminals, d, active=True))
+            case "onecard.catalog.terminal_decommissioned":
+                self._update(catalog_terminals, (d["venue_id"], d["terminal_id"]), active=False)
+            case "onecard.catalog.merchant_registered":
+                self._upsert(catalog_merchants, place_row(catalog_merchants, d, agreement=False))
+            case "onecard.catalog.merchant_joined_agreement" | "onecard.catalog.merchant_left_agreement":
+                joined = event.event_type.endswith("joined_agreement")
+                self._update(catalog_merchants, (d["merchant_id"],), agreement=joined)
+
+    def _upsert(self, table: Table, row: dict[str, Any]) -> None:
+        key = _key(table, row)
+        self._updates.get(table.name, {}).pop(key, None)  # the later upsert wins over an update
+        self._upserts.setdefault(table.name, {})[key] = row
+
+    def _update(self, table: Table, key: tuple[Any, ...], **values: Any) -> None:
+        pending = self._upserts.get(table.name, {}).get(key)
+        if pending is not None:
+            pending.update(values)
+        else:
+            self._updates.setdefault(table.name, {}).setdefault(key, {}).update(values)
+
+    async def flush(self, conn: AsyncConnection) -> None:
+        upserts, updates = self._upserts, self._updates
+        self.discard()
+        for name, rows in upserts.items():
+            table = view_metadata.tables[name]
+            keys = [c.name for c in table.primary_key]
+            by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+            for row in rows.values():
+                by_columns.setdefault(tuple(row), []).append(row)
+            for same in by_columns.values():
+                for part in chunks(same, 200):
+                    await conn.execute(upsert_rows(conn, table, part, keys))
+        for name, changes in updates.items():
+            table = view_metadata.tables[name]
+            for key, values in changes.items():
+                where = [c == v for c, v in zip(table.primary_key, key, strict=True)]
+                await conn.execute(update(table).where(*where).values(**values))
+
+    def discard(self) -> None:
+        self._upserts, self._updates = {}, {}
 
     async def reset(self, conn: AsyncConnection) -> None:
+        self.discard()
         for table in (catalog_terminals, catalog_venues, catalog_merchants, catalog_items):
             await conn.execute(delete(table))
+
+
+def _key(table: Table, row: Mapping[str, Any]) -> tuple[Any, ...]:
+    return tuple(row[c.name] for c in table.primary_key)
 
 
 @dataclass(frozen=True)

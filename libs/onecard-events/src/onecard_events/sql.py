@@ -41,8 +41,15 @@ def insert_ignoring_duplicates(conn: AsyncConnection, table: Table) -> Any:
 
 def upsert(conn: AsyncConnection, table: Table, row: Mapping[str, Any], keys: Sequence[str]) -> Any:
     """INSERT `row`, or update its non-key columns where a row with the same `keys` exists."""
-    statement = insert_for(conn, table).values(**row)
-    changes = {k: statement.excluded[k] for k in row if k not in keys}
+    return upsert_rows(conn, table, [row], keys)
+
+
+def upsert_rows(
+    conn: AsyncConnection, table: Table, rows: Sequence[Mapping[str, Any]], keys: Sequence[str]
+) -> Any:
+    """`upsert` of several rows with the same columns in one statement (no key twice in `rows`)."""
+    statement = insert_for(conn, table).values([dict(r) for r in rows])
+    changes = {k: statement.excluded[k] for k in rows[0] if k not in keys}
     if not changes:
         return statement.on_conflict_do_nothing(index_elements=list(keys))
     return statement.on_conflict_do_update(index_elements=list(keys), set_=changes)

@@ -13,6 +13,10 @@ and, in one transaction:
 3. append every `VerificationRecorded` (one INSERT; ids are fresh uuid4s, so no duplicate check);
 4. commit, then answer every request of the batch.
 
+A verification sent with an `Idempotency-Key` claims the key in step 2, before its code's nonce
+(one INSERT .. ON CONFLICT DO NOTHING for the batch's keys): a key claimed before answers the
+retry with the verification it recorded then, and records nothing, consumes nothing.
+
 The transaction is a unit of work whose loose appends (`uow.record`) are saved as that one
 `append_batch`; no aggregate is loaded on this path.
 
@@ -24,19 +28,22 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from onecard_events.database import Database
 from onecard_events.model import NewEvent
 from onecard_events.store import NO_STREAM, EventStore
+from onecard_events.unit_of_work import UnitOfWork
+from onecard_service.problems import conflict
 from opentelemetry import propagate
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.events import VerificationRecorded
 from ..domain.verification import CardRecord, Outcome
-from .queries import card_records, consume_nonces, hotlist_statuses
+from .queries import card_records, claim_request_keys, consume_nonces, hotlist_statuses, stored_request_keys
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +80,38 @@ class Decision:
 Build = Callable[[Outcome], VerificationRecorded]
 
 
+@dataclass(frozen=True)
+class RequestKey:
+    """A verification's `Idempotency-Key`, scoped to its client, with a keyed digest of its body."""
+
+    scope: str
+    key: str
+    digest: str
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the venue is told; `recorded` is None when a retry is answered from the first request."""
+
+    verification_id: str
+    verified: bool
+    reason: str | None
+    cross_region: bool
+    person_key: str | None
+    recorded: VerificationRecorded | None
+
+    @classmethod
+    def of(cls, event: VerificationRecorded, person_key: str | None, *, replay: bool = False) -> Answer:
+        return cls(
+            event.verification_id,
+            event.verified,
+            event.reason,
+            event.cross_region,
+            person_key,
+            None if replay else event,
+        )
+
+
 def _trace_context() -> dict[str, str]:
     carrier: dict[str, str] = {}
     propagate.inject(carrier)
@@ -83,11 +122,10 @@ def _trace_context() -> dict[str, str]:
 class PendingWrite:
     decision: Decision
     build: Build
+    request: RequestKey | None = None
     # The request's trace context: the flusher appends outside it, so the event carries it along.
     trace: dict[str, str] = field(default_factory=_trace_context)
-    done: asyncio.Future[tuple[VerificationRecorded, Outcome]] = field(
-        default_factory=lambda: asyncio.get_running_loop().create_future()
-    )
+    done: asyncio.Future[Answer] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
 def _replayed(event: VerificationRecorded) -> VerificationRecorded:
@@ -119,9 +157,10 @@ class GroupCommitter:
         self.batches = 0
         self.written = 0
 
-    async def submit(self, decision: Decision, build: Build) -> tuple[VerificationRecorded, Outcome]:
-        """The event as recorded (a replayed code turns into a `qr_reused` refusal) and the outcome."""
-        pending = PendingWrite(decision, build)
+    async def submit(self, decision: Decision, build: Build, request: RequestKey | None = None) -> Answer:
+        """The answer as recorded (a replayed code turns into a `qr_reused` refusal), or the first
+        answer to this request's key."""
+        pending = PendingWrite(decision, build, request)
         if not self._running:
             # No worker (not started, or shutting down): write this one on its own.
             await self._flush([pending])
@@ -184,32 +223,37 @@ class GroupCommitter:
         self.batches += 1
         self.written += len(batch)
         for pending, result in zip(batch, final, strict=True):
-            if not pending.done.done():
+            if pending.done.done():
+                continue
+            if isinstance(result, Exception):
+                pending.done.set_exception(result)
+            else:
                 pending.done.set_result(result)
 
-    async def _write(self, batch: list[PendingWrite]) -> list[tuple[VerificationRecorded, Outcome]]:
+    async def _write(self, batch: list[PendingWrite]) -> list[Answer | Exception]:
         async with self.store.unit_of_work() as uow:
             conn = uow.connection
             reads = await _read(conn, (p.decision for p in batch))
-            decided = [(p, p.decision.resolve(reads)) for p in batch]
+            results: dict[int, Answer | Exception] = {}
+            decided, retries = await self._claim_keys(
+                uow, [(i, p, p.decision.resolve(reads)) for i, p in enumerate(batch)], results
+            )
             wanted = {
                 o.nonce: {
                     "nonce": o.nonce,
                     "expires_at": datetime.fromtimestamp(o.nonce_expires_at or 0, UTC),
                 }
-                for _, o in decided
+                for _, _, o, _ in decided
                 if o.nonce is not None
             }
             fresh = await consume_nonces(conn, list(wanted.values()))
-            final: list[tuple[VerificationRecorded, Outcome]] = []
-            for pending, outcome in decided:
-                event = pending.build(outcome)
+            for i, pending, outcome, event in decided:
                 if outcome.nonce is not None:
                     if outcome.nonce in fresh:
                         fresh.discard(outcome.nonce)  # the first in the batch has it; later ones replay
                     else:
                         event = _replayed(event)
-                final.append((event, outcome))
+                results[i] = Answer.of(event, outcome.person_key)
                 # The id is the verification id, a uuid4 made for this request: fresh, so the
                 # store skips its look-up of already stored ids. All of the batch's appends go
                 # into one INSERT when the unit of work saves.
@@ -219,7 +263,72 @@ class GroupCommitter:
                     expected_version=NO_STREAM,
                 )
             await uow.save()
-        return final
+        for i, first in retries.items():
+            results[i] = _same_as(results[first], batch[first].request, batch[i].request)
+        return [results[i] for i in range(len(batch))]
+
+    async def _claim_keys(
+        self,
+        uow: UnitOfWork,
+        decided: list[tuple[int, PendingWrite, Outcome]],
+        results: dict[int, Answer | Exception],
+    ) -> tuple[list[tuple[int, PendingWrite, Outcome, VerificationRecorded]], dict[int, int]]:
+        """The verifications to record: those without a key, and those whose key this batch claims.
+        The others are answered (in `results`) from the verification their key recorded before, or
+        are retries of one in this batch (returned: retry's index -> first's index)."""
+        built = [(i, p, o, p.build(o)) for i, p, o in decided]
+        claims: dict[tuple[str, str], dict[str, Any]] = {}
+        first: dict[tuple[str, str], int] = {}
+        for i, p, o, event in built:
+            if p.request is not None and (p.request.scope, p.request.key) not in claims:
+                first[(p.request.scope, p.request.key)] = i
+                claims[(p.request.scope, p.request.key)] = {
+                    "scope": p.request.scope,
+                    "key": p.request.key,
+                    "request_hash": p.request.digest,
+                    "status_code": 200,
+                    "response": orjson.dumps(
+                        {"verification_id": event.verification_id, "person_key": o.person_key}
+                    ),
+                }
+        if not claims:
+            return built, {}
+        claimed = await claim_request_keys(uow.connection, list(claims.values()))
+        earlier = await stored_request_keys(uow.connection, [k for k in claims if k not in claimed])
+        keep: list[tuple[int, PendingWrite, Outcome, VerificationRecorded]] = []
+        retries: dict[int, int] = {}
+        for entry in built:
+            i, p, _, _ = entry
+            if p.request is None:
+                keep.append(entry)
+                continue
+            where = (p.request.scope, p.request.key)
+            if where in claimed:
+                if first[where] == i:
+                    keep.append(entry)
+                else:
+                    retries[i] = first[where]
+                continue
+            results[i] = await self._earlier_answer(uow, earlier[where], p.request)
+        return keep, retries
+
+    async def _earlier_answer(self, uow: UnitOfWork, row: Any, request: RequestKey) -> Answer | Exception:
+        if row.request_hash != request.digest:
+            return conflict("Idempotency-Key was used before with a different request body")
+        first = orjson.loads(row.response)
+        events, _ = await self.store.load(uow.connection, f"verification-{first['verification_id']}")
+        recorded = events[0]
+        assert isinstance(recorded, VerificationRecorded)
+        return Answer.of(recorded, first["person_key"], replay=True)
+
+
+def _same_as(
+    earlier: Answer | Exception, first: RequestKey | None, retry: RequestKey | None
+) -> Answer | Exception:
+    """The answer to a retry that came in the same batch as its first request."""
+    if first is None or retry is None or first.digest != retry.digest:
+        return conflict("Idempotency-Key was used before with a different request body")
+    return earlier if isinstance(earlier, Exception) else replace(earlier, recorded=None)
 
 
 async def _read(conn: AsyncConnection, decisions: Iterable[Decision]) -> Reads:

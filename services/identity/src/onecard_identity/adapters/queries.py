@@ -10,7 +10,9 @@ from typing import Any
 from onecard_contracts.catalog_view import catalog_terminals, catalog_venues
 from onecard_events.database import Database
 from onecard_events.sql import insert_for
-from sqlalchemy import and_, delete, select, update
+from onecard_events.tables import idempotency_keys
+from onecard_events.times import utcnow
+from sqlalchemy import and_, delete, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.verification import CardRecord, VenueTerminal
@@ -124,6 +126,40 @@ async def consume_nonces(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) 
         insert_for(conn, qr_nonces).values(list(rows)).on_conflict_do_nothing().returning(qr_nonces.c.nonce)
     )
     return set((await conn.execute(statement)).scalars())
+
+
+async def claim_request_keys(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> set[tuple[str, str]]:
+    """Claim verifications' Idempotency-Keys; returns the (scope, key) pairs that were new. As with
+    nonces, a key another transaction is claiming makes PostgreSQL wait for it, then skip."""
+    created_at = utcnow()
+    statement = (
+        insert_for(conn, idempotency_keys)
+        .values([{**row, "created_at": created_at} for row in rows])
+        .on_conflict_do_nothing()
+        .returning(idempotency_keys.c.scope, idempotency_keys.c.key)
+    )
+    return {(row.scope, row.key) for row in await conn.execute(statement)}
+
+
+async def stored_request_keys(
+    conn: AsyncConnection, pairs: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], Any]:
+    """The rows of keys claimed before, by (scope, key)."""
+    if not pairs:
+        return {}
+    query = select(idempotency_keys).where(
+        tuple_(idempotency_keys.c.scope, idempotency_keys.c.key).in_(list(pairs))
+    )
+    return {(row.scope, row.key): row for row in await conn.execute(query)}
+
+
+async def purge_request_keys(conn: AsyncConnection, scope_prefix: str, before: datetime) -> int:
+    result = await conn.execute(
+        delete(idempotency_keys).where(
+            idempotency_keys.c.scope.startswith(scope_prefix), idempotency_keys.c.created_at < before
+        )
+    )
+    return int(result.rowcount or 0)
 
 
 async def purge_nonces(conn: AsyncConnection, before: datetime) -> int:

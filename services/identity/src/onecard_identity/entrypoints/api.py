@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends, Header, Path
 from onecard_events.times import utcnow
 from onecard_service.auth import Principal, require
 from onecard_service.problems import Problem
@@ -114,12 +114,14 @@ def _verification_routes(router: APIRouter, ctx: Identity) -> None:
     async def verification(
         body: Annotated[PhysicalIn | ElectronicIn, Field(discriminator="method")],
         caller: Annotated[Principal, Depends(require("admin", "operator", "venue"))],
+        key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
     ) -> dict[str, Any]:
+        where = (ctx, caller, body.venue_id, body.terminal_id)
         if isinstance(body, PhysicalIn):
             read = CardRead(body.card.card_no, body.card.ssn, body.card.name, body.card.issuer_region)
-            result = await verify(ctx, caller, body.venue_id, body.terminal_id, "physical", card=read)
+            result = await verify(*where, "physical", card=read, idempotency_key=key)
         else:
-            result = await verify(ctx, caller, body.venue_id, body.terminal_id, "electronic", qr=body.qr)
+            result = await verify(*where, "electronic", qr=body.qr, idempotency_key=key)
         return asdict(result)
 
 

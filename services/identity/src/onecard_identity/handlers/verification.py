@@ -5,21 +5,27 @@ A verification makes no database round trip of its own: the venue and terminal c
 card's current status (our card's row, a partner's hotlist) is read by the group committer in the
 transaction that records the verification, for the whole batch at once (adapters/group_commit.py).
 So a card reported lost or cancelled is refused by the next batch, on this replica and every other.
+
+A venue that lost an answer retries with the same `Idempotency-Key` and is told the first answer;
+nothing is recorded twice (the key is claimed in the batch's transaction, adapters/group_commit.py).
 """
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from dataclasses import dataclass, replace
 
+import orjson
 from onecard_contracts.ecard_code import QrClaims, QrMalformed, parse_qr, signature_valid, time_refusal
 from onecard_contracts.regions import province_code
 from onecard_events.times import rfc3339
 from onecard_service.auth import Principal
+from onecard_service.idempotency import check_key
 from onecard_service.problems import Problem, not_found
 
 from ..adapters.context import Identity
-from ..adapters.group_commit import Decision, Reads
+from ..adapters.group_commit import Decision, Reads, RequestKey
 from ..domain.verification import (
     Method,
     Outcome,
@@ -59,7 +65,9 @@ async def verify(
     method: Method,
     card: CardRead | None = None,
     qr: str | None = None,
+    idempotency_key: str | None = None,
 ) -> Verification:
+    check_key(idempotency_key)
     if not caller.may_use_venue(venue_id):
         raise Problem(403, "this client may not verify cards at that venue")
     where = await ctx.venues.get(venue_id, terminal_id)
@@ -72,18 +80,32 @@ async def verify(
     else:
         decision = await _electronic(ctx, qr or "")
     verification_id, occurred_at = str(uuid.uuid4()), rfc3339(ctx.now())
-    final, outcome = await ctx.committer.submit(
-        decision, lambda outcome: recorded(verification_id, where, method, outcome, occurred_at)
+    request = None
+    if idempotency_key is not None:
+        body: dict[str, object] = {"at": [venue_id, terminal_id], "method": method, "card": card, "qr": qr}
+        request = RequestKey(f"{KEY_SCOPE}{caller.client_id}", idempotency_key, _digest(ctx, body))
+    answer = await ctx.committer.submit(
+        decision, lambda outcome: recorded(verification_id, where, method, outcome, occurred_at), request
     )
-    ctx.metrics.observe(final)
-    person = outcome.person_key
+    if answer.recorded is not None:
+        ctx.metrics.observe(answer.recorded)
+    person = answer.person_key
     return Verification(
-        final.verification_id,
-        final.verified,
-        final.reason,
+        answer.verification_id,
+        answer.verified,
+        answer.reason,
         ctx.personal_data.pseudonym(person, caller.client_id) if person else None,
-        final.cross_region,
+        answer.cross_region,
     )
+
+
+KEY_SCOPE = "verification:"
+
+
+def _digest(ctx: Identity, body: dict[str, object]) -> str:
+    """A keyed digest of the request: it is kept with the key, and the body names a person."""
+    plain = orjson.dumps(body, option=orjson.OPT_SORT_KEYS)  # a CardRead as its fields
+    return ctx.personal_data.keyed_hash(hashlib.sha256(plain).hexdigest(), "idempotency")
 
 
 def _physical(ctx: Identity, card: CardRead) -> Decision:

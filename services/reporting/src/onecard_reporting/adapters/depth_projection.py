@@ -68,6 +68,7 @@ class DepthProjection:
             self._partner_use(event)
 
     async def flush(self, conn: AsyncConnection) -> None:
+        await self.catalog_view.flush(conn)  # first: the writes below join venues to items
         pending, self.pending = self.pending, Pending()
         if pending:
             await _write_activity(conn, pending.activity)
@@ -77,6 +78,7 @@ class DepthProjection:
 
     def discard(self) -> None:
         self.pending = Pending()
+        self.catalog_view.discard()
 
     async def reset(self, conn: AsyncConnection) -> None:
         self.discard()
