@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 import httpx
-from onecard.composition import PrefixDispatcher, build_services
+from onecard.composition import PrefixDispatcher, build_services, start_all, stop_all
 from onecard_events.kafka import create_topics, platform_topics
 from onecard_service.auth import Principal
 from onecard_service.platform import Platform
@@ -76,17 +76,14 @@ async def start_platform(
     platform = Platform(settings)
     runtimes = build_services(platform, services)
     dispatcher = PrefixDispatcher(runtimes, migrate=True)
-    for runtime in runtimes:
-        await runtime.start(migrate=True)
+    await start_all(runtimes, migrate=True)
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=dispatcher), base_url="http://onecard.test")
     return RunningPlatform(platform, client, dispatcher), dispatcher
 
 
 async def stop_platform(running: RunningPlatform) -> None:
     await running.client.aclose()
-    for runtime in reversed(running.dispatcher.runtimes):
-        await runtime.stop()
-    await running.platform.close()
+    await stop_all(running.dispatcher.runtimes)
 
 
 def token_for(running: RunningPlatform, principal: Principal) -> dict[str, str]:

@@ -9,6 +9,7 @@ republished tails (those carry their store position in the CloudEvents `sequence
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Mapping, Sequence
@@ -110,6 +111,15 @@ class KafkaSource:
             fetch_max_bytes=16 * 1024 * 1024,
         )
         await consumer.start()
+        try:
+            await self._assign(consumer, checkpoints)
+        except BaseException:
+            # Stopped (cancelled) or failed while starting: leave no consumer behind.
+            await consumer.stop()
+            raise
+        self._consumer = consumer
+
+    async def _assign(self, consumer: AIOKafkaConsumer, checkpoints: Mapping[str, Checkpoint]) -> None:
         partitions: list[TopicPartition] = []
         for topic in self.topics:
             found: set[int] | None = None
@@ -122,19 +132,20 @@ class KafkaSource:
                     break
                 await asyncio.sleep(0.1)
             if not found:
-                await consumer.stop()
                 raise RuntimeError(f"topic {topic} does not exist (create topics first)")
             partitions += [TopicPartition(topic, p) for p in sorted(found)]
         consumer.assign(partitions)
+        from_start = []
         for tp in partitions:
             cp = checkpoints.get(f"{tp.topic}:{tp.partition}")
             if cp is not None and cp.kafka_offset is not None:
                 consumer.seek(tp, cp.kafka_offset + 1)
                 self._next_offsets[tp] = cp.kafka_offset + 1
             else:
-                await consumer.seek_to_beginning(tp)
+                from_start.append(tp)
                 self._next_offsets[tp] = 0
-        self._consumer = consumer
+        if from_start:
+            await consumer.seek_to_beginning(*from_start)  # one request for all of them
 
     async def fetch(self, max_events: int, timeout: float) -> list[Delivery]:
         assert self._consumer is not None, "start() first"
@@ -309,7 +320,8 @@ class ProjectionRunner:
                     await _wait(stop, 2.0)
                     continue
                 try:
-                    await self.start()
+                    if not await self._start_unless_stopped(stop):
+                        return
                     while not stop.is_set():
                         await self.run_once()
                 except asyncio.CancelledError:
@@ -321,6 +333,21 @@ class ProjectionRunner:
                     await _wait(stop, 1.0)
                 finally:
                     await self.stop()
+
+    async def _start_unless_stopped(self, stop: asyncio.Event) -> bool:
+        """`start()`, abandoned when `stop` comes first: a fresh Kafka source looks up every topic
+        and seeks every partition, seconds that a shutdown should not wait for."""
+        starting = asyncio.ensure_future(self.start())
+        stopping = asyncio.ensure_future(stop.wait())
+        await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if not starting.done():
+            starting.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await starting
+            return False
+        starting.result()
+        return True
 
     def lag_seconds(self, now: float | None = None) -> float:
         """How old the newest state this read model surely reflects is (before its first catch-up,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import Any
@@ -52,18 +53,31 @@ class PrefixDispatcher:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 try:
-                    for runtime in self.runtimes:
-                        await runtime.start(migrate=self.migrate)
+                    await start_all(self.runtimes, migrate=self.migrate)
                 except Exception as exc:
                     await send({"type": "lifespan.startup.failed", "message": repr(exc)})
                     raise
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
-                for runtime in reversed(self.runtimes):
-                    await runtime.stop()
-                await self.runtimes[0].platform.close()
+                await stop_all(self.runtimes)
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+async def start_all(runtimes: Sequence[ServiceRuntime], *, migrate: bool) -> None:
+    """Migrate the services one by one (Alembic's context is process-global), then start them
+    side by side: none waits for another, and their database round trips overlap."""
+    if migrate:
+        for runtime in runtimes:
+            await runtime.migrate()
+    await asyncio.gather(*(runtime.start(migrate=False) for runtime in runtimes))
+
+
+async def stop_all(runtimes: Sequence[ServiceRuntime]) -> None:
+    """Stop every service's workers side by side, then close what they share."""
+    await asyncio.gather(*(runtime.stop() for runtime in runtimes))
+    if runtimes:
+        await runtimes[0].platform.close()
 
 
 async def _not_found(scope: Scope, send: Send, prefixes: list[str]) -> None:

@@ -1,0 +1,418 @@
+"""The chaos suite's toolbox (tests/faults/test_chaos.py): its own PostgreSQL and Kafka, which it
+stops and starts under load; a venue's steady verification load with a ledger of every answer;
+tallies of what a Kafka topic holds; and the recovery table.
+
+The servers are started with `deploy/local/postgres.sh` and `deploy/local/kafka.sh` on a state
+directory and ports of their own, so stopping them never disturbs the servers other tests share.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import os
+import random
+import shutil
+import time
+import uuid
+from collections import Counter
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from onecard_events.cloudevents import header_map
+from onecard_events.database import Database, open_database
+from sqlalchemy import text
+
+from tests.support.ports import free_port
+from tests.support.processes import ROOT
+
+SCRIPTS = ROOT / "deploy" / "local"
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+
+# -- servers of its own -------------------------------------------------------------------------
+
+
+def servers_missing() -> str | None:
+    """Why the suite cannot start its own servers here, or None."""
+    if shutil.which(os.environ.get("JAVA", "java")) is None:
+        return "java is not on PATH (the chaos suite runs its own Kafka)"
+    if not (PG_BIN / "postgres").exists() and os.geteuid() != 0:
+        return f"PostgreSQL 15 binaries missing in {PG_BIN} (the chaos suite runs its own PostgreSQL)"
+    return None
+
+
+def _distinct_ports(n: int) -> list[int]:
+    ports: list[int] = []
+    while len(ports) < n:
+        port = free_port()
+        if port not in ports:
+            ports.append(port)
+    return ports
+
+
+@dataclass
+class OwnServers:
+    """PostgreSQL and Kafka for this suite alone: `<state>/pg`, `<state>/kafka`, ports below 32768."""
+
+    state: Path
+    pg_port: int
+    kafka_port: int
+    controller_port: int
+    pg_url: str = ""
+    kafka_bootstrap: str = ""
+
+    @classmethod
+    def allocate(cls, state: Path) -> OwnServers:
+        pg, kafka, controller = _distinct_ports(3)
+        return cls(state, pg, kafka, controller)
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "ONECARD_LOCAL_STATE": str(self.state),
+            "ONECARD_PG_PORT": str(self.pg_port),
+            "ONECARD_KAFKA_PORT": str(self.kafka_port),
+            "ONECARD_KAFKA_CONTROLLER_PORT": str(self.controller_port),
+        }
+
+    @property
+    def script_log(self) -> Path:
+        return self.state / "servers.log"
+
+    async def run(self, server: str, command: str, timeout: float = 240) -> str:
+        """`deploy/local/<server>.sh <command>`, its progress appended to `servers.log`; returns
+        its stdout, raises with the end of its output when it fails."""
+        proc = await asyncio.create_subprocess_exec(
+            "bash",
+            str(SCRIPTS / f"{server}.sh"),
+            command,
+            env=self.env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            out, err = await asyncio.wait_for(proc.communicate(), timeout)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+            raise RuntimeError(f"{server}.sh {command} did not finish within {timeout}s") from None
+        with self.script_log.open("ab") as log:
+            log.write(
+                f"--- {time.strftime('%H:%M:%S')} {server}.sh {command}: rc {proc.returncode}\n".encode()
+            )
+            log.write(err)
+        if proc.returncode != 0:
+            raise RuntimeError(f"{server}.sh {command} failed ({proc.returncode}):\n{err.decode()[-3000:]}")
+        return out.decode().strip()
+
+    async def start(self) -> None:
+        await asyncio.gather(self.run("postgres", "start"), self.run("kafka", "start"))
+        self.pg_url = await self.run("postgres", "url")
+        self.kafka_bootstrap = await self.run("kafka", "bootstrap")
+
+    async def stop(self) -> None:
+        """Both stopped, whatever happens to either."""
+        for server in ("kafka", "postgres"):
+            with contextlib.suppress(Exception):
+                await self.run(server, "stop")
+
+    def discard_data(self) -> None:
+        """The data directories (logs stay, for the evidence)."""
+        for data in (self.state / "pg" / "data", self.state / "kafka" / "data"):
+            shutil.rmtree(data, ignore_errors=True)
+
+
+# -- the venue's load ----------------------------------------------------------------------------
+
+RETRYABLE = (503,)
+
+
+@dataclass
+class Answer:
+    """One verification as the venue sees it: first sent, retried with the same key, answered."""
+
+    key: str
+    kind: str  # "local", "partner" (a Sichuan card: cross-region) or "unknown" (refused)
+    sent: float
+    tries: int = 0
+    lost: list[str] = field(default_factory=list)  # what each try without an answer got
+    status: int | None = None
+    body: dict[str, Any] | None = None
+    answered: float | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+    @property
+    def verification_id(self) -> str | None:
+        return str(self.body["verification_id"]) if self.ok and self.body else None
+
+
+class VenueLoad:
+    """Card verifications at `rate` per second from one venue, each sent with an Idempotency-Key
+    and retried with the same key while its answer is lost (connection error, timeout, 503), as a
+    venue's terminal does. Every answer goes into `answers`."""
+
+    def __init__(
+        self,
+        base_url: str,
+        auth: dict[str, str],
+        bodies: Mapping[str, Sequence[dict[str, Any]]],
+        *,
+        rate: float = 25.0,
+        mix: Sequence[str] = ("local", "local", "local", "partner", "local", "unknown", "local", "partner"),
+        give_up_after: float = 150.0,
+        max_in_flight: int = 600,
+    ) -> None:
+        self.bodies = bodies
+        self.rate = rate
+        self.mix = itertools.cycle(mix)
+        self.give_up_after = give_up_after
+        self.max_in_flight = max_in_flight
+        self.answers: list[Answer] = []
+        self.skipped = 0
+        self._client = httpx.AsyncClient(
+            base_url=base_url,
+            headers=auth,
+            timeout=httpx.Timeout(10.0, connect=2.0),
+            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+        )
+        self._tasks: set[asyncio.Task[Answer]] = set()
+        self._stop = asyncio.Event()
+        self._driver: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._driver = asyncio.create_task(self._drive())
+
+    async def stop(self, drain: float = 60.0) -> None:
+        """Stop sending new verifications and wait (up to `drain` s) for the ones still retrying."""
+        self._stop.set()
+        if self._driver is not None:
+            await self._driver
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=drain)
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._client.aclose()
+
+    async def _drive(self) -> None:
+        interval = 1.0 / self.rate
+        next_at = time.monotonic()
+        while not self._stop.is_set():
+            if len(self._tasks) < self.max_in_flight:
+                task = asyncio.create_task(self.verify(next(self.mix)))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+            else:
+                self.skipped += 1
+            next_at += interval
+            await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+
+    async def verify(self, kind: str = "local") -> Answer:
+        """One verification, retried with its key until it is answered (or the venue gives up)."""
+        body = random.choice(self.bodies[kind])
+        answer = Answer(uuid.uuid4().hex, kind, time.monotonic())
+        self.answers.append(answer)
+        headers = {"Idempotency-Key": answer.key}
+        while True:
+            answer.tries += 1
+            wait = 0.25
+            try:
+                response = await self._client.post("/identity/v1/verifications", json=body, headers=headers)
+            except httpx.TransportError as exc:
+                answer.lost.append(type(exc).__name__)
+            else:
+                if response.status_code not in RETRYABLE:
+                    answer.status, answer.answered = response.status_code, time.monotonic()
+                    with contextlib.suppress(ValueError):
+                        answer.body = response.json()
+                    return answer
+                answer.lost.append(str(response.status_code))
+                with contextlib.suppress(ValueError):
+                    wait = min(1.0, float(response.headers.get("retry-after", "1")))
+            if time.monotonic() - answer.sent > self.give_up_after:
+                return answer
+            await asyncio.sleep(wait)
+
+    def between(self, start: float, end: float) -> list[Answer]:
+        return [a for a in self.answers if start <= a.sent < end]
+
+
+# -- what a topic holds --------------------------------------------------------------------------
+
+
+class TopicTally:
+    """Every message of a topic, read from the beginning and then on from where the last read
+    stopped: how often each CloudEvents id occurs, and where."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        self.bootstrap = bootstrap
+        self.topic = topic
+        self.offsets: dict[int, int] = {}
+        self.ids: Counter[str] = Counter()
+        self.where: dict[str, list[tuple[int, int, str]]] = {}  # ce_id -> (partition, offset, sequence)
+
+    async def refresh(self, timeout: float = 30.0) -> None:
+        await asyncio.wait_for(self._read_to_end(), timeout)
+
+    async def _read_to_end(self) -> None:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap,
+            client_id="chaos-tally",
+            group_id=None,
+            enable_auto_commit=False,
+            request_timeout_ms=10_000,
+        )
+        await consumer.start()
+        try:
+            partitions = consumer.partitions_for_topic(self.topic)
+            if not partitions:
+                await consumer.topics()
+                partitions = consumer.partitions_for_topic(self.topic)
+            tps = [TopicPartition(self.topic, p) for p in sorted(partitions or ())]
+            consumer.assign(tps)
+            ends = await consumer.end_offsets(tps)
+            for tp in tps:
+                consumer.seek(tp, self.offsets.get(tp.partition, 0))
+            pending = [tp for tp in tps if self.offsets.get(tp.partition, 0) < ends[tp]]
+            while pending:
+                polled = await consumer.getmany(*pending, timeout_ms=500, max_records=10_000)
+                for tp, messages in polled.items():
+                    for m in messages:
+                        h = header_map(m.headers)
+                        ce_id = h.get("ce_id", "")
+                        self.ids[ce_id] += 1
+                        self.where.setdefault(ce_id, []).append(
+                            (tp.partition, m.offset, h.get("ce_sequence", ""))
+                        )
+                        self.offsets[tp.partition] = m.offset + 1
+                pending = [tp for tp in pending if await consumer.position(tp) < ends[tp]]
+        finally:
+            await consumer.stop()
+
+    def duplicates(self) -> dict[str, list[tuple[int, int, str]]]:
+        return {ce_id: self.where[ce_id] for ce_id, n in self.ids.items() if n > 1}
+
+
+# -- the stores ----------------------------------------------------------------------------------
+
+Head = tuple[int, int]  # (tx_id, position): the stores' read order
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    event_id: str
+    stream_id: str
+    event_type: str
+    at: Head
+    cross_region: bool
+    verified: bool
+    partner: str | None
+
+
+class Stores:
+    """Read-only queries of the services' stores in the chaos database (short connections, pinged
+    before use: the server is stopped and started under them)."""
+
+    def __init__(self, database_url: str, services: Sequence[str]) -> None:
+        self.dbs: dict[str, Database] = {
+            s: open_database(database_url, s, pool_size=2, pool_pre_ping=True) for s in services
+        }
+
+    async def close(self) -> None:
+        for db in self.dbs.values():
+            await db.dispose()
+
+    async def _rows(self, service: str, sql: str) -> list[Any]:
+        async with self.dbs[service].engine.connect() as conn:
+            return list((await conn.execute(text(sql))).all())
+
+    async def heads(self) -> dict[str, Head | None]:
+        out: dict[str, Head | None] = {}
+        for s in self.dbs:
+            rows = await self._rows(
+                s, "SELECT tx_id, position FROM events ORDER BY tx_id DESC, position DESC LIMIT 1"
+            )
+            out[s] = (int(rows[0][0]), int(rows[0][1])) if rows else None
+        return out
+
+    async def relayed(self) -> dict[str, Head | None]:
+        out: dict[str, Head | None] = {}
+        for s in self.dbs:
+            rows = await self._rows(s, "SELECT tx_id, position FROM checkpoints WHERE name = 'relay|kafka'")
+            out[s] = (int(rows[0][0]), int(rows[0][1])) if rows else None
+        return out
+
+    async def events(self, service: str) -> list[StoredEvent]:
+        rows = await self._rows(
+            service,
+            "SELECT event_id, stream_id, event_type, tx_id, position, data->>'cross_region', "
+            "data->>'verified', COALESCE(data->>'partner_region', "
+            "substr(data->>'issuer_region', 1, 2) || '0000') FROM events ORDER BY tx_id, position",
+        )
+        return [
+            StoredEvent(r[0], r[1], r[2], (int(r[3]), int(r[4])), r[5] == "true", r[6] == "true", r[7])
+            for r in rows
+        ]
+
+
+# -- recovery ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Recovery:
+    """One fault and how the platform came back from it (seconds; None: not within the bound)."""
+
+    fault: str
+    down_s: float
+    ready_s: float | None = None
+    api_s: float | None = None
+    caught_up_s: float | None = None
+    lost_answers: int = 0  # tries of the load's verifications that got no answer during the fault
+    slowest_s: float = 0.0  # the longest a verification sent during the fault took to be answered
+    new_duplicates: dict[str, int] = field(default_factory=dict)  # topic -> ce_ids seen twice since
+    notes: list[str] = field(default_factory=list)
+
+
+def _s(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f}"
+
+
+def table(recoveries: Sequence[Recovery]) -> str:
+    lines = [
+        "| fault | down s | fault end → ready s | → API 2xx s | → caught up s | lost answers | "
+        "slowest answer s | ce_id twice |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in recoveries:
+        dups = ", ".join(f"{t} {n}" for t, n in r.new_duplicates.items() if n) or "0"
+        lines.append(
+            f"| {r.fault} | {r.down_s:.1f} | {_s(r.ready_s)} | {_s(r.api_s)} | {_s(r.caught_up_s)} | "
+            f"{r.lost_answers} | {r.slowest_s:.1f} | {dups} |"
+        )
+    return "\n".join(lines)
+
+
+async def until(
+    check: Callable[[], Awaitable[bool]], since: float, timeout: float, interval: float = 0.2
+) -> float | None:
+    """Seconds from `since` (monotonic) until `check` first holds; None if not within `timeout`.
+    A check that raises counts as not holding (the platform is still coming back)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if await check():
+                return time.monotonic() - since
+        except Exception:
+            pass
+        if time.monotonic() > deadline:
+            return None
+        await asyncio.sleep(interval)
