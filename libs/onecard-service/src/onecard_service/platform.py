@@ -11,6 +11,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
@@ -149,6 +150,7 @@ class ServiceRuntime:
         self.store.metrics = StoreMetrics(self.metrics, name)
         self.metrics.register(_ProjectionLag(self))
         self.workers: list[tuple[str, Worker]] = []
+        self.startup_steps: list[tuple[str, Callable[[], Awaitable[Any]], float]] = []
         self.projections: list[ProjectionRunner] = []
         self.ready = False
         # Every background worker runs under the supervisor: restarted with backoff after any
@@ -160,6 +162,12 @@ class ServiceRuntime:
 
     def add_worker(self, name: str, worker: Worker) -> None:
         self.workers.append((name, worker))
+
+    def add_startup_step(self, name: str, step: Callable[[], Awaitable[Any]], timeout: float) -> None:
+        """Run `step` once at start, before the service reports ready, for at most `timeout`
+        seconds. A step that fails or times out is logged and left to the workers: a start never
+        hangs on it."""
+        self.startup_steps.append((name, step, timeout))
 
     def add_projection(
         self, projection: Projection, sources: Sequence[str], batch_size: int = 1000
@@ -233,6 +241,13 @@ class ServiceRuntime:
         if not self.platform._revocation_feed_started:
             self.platform._revocation_feed_started = True
             self.add_worker("revocations", self.platform.follow_revocations)
+        for name, step, timeout in self.startup_steps:
+            try:
+                await asyncio.wait_for(step(), timeout)
+            except Exception as exc:  # TimeoutError included
+                log.warning(
+                    "%s: start step %s did not finish (%s); the workers carry on", self.name, name, exc
+                )
         for name, worker in self.workers:
             self.supervisor.start(name, worker)
         self.ready = True

@@ -12,7 +12,7 @@ from .adapters.simulated_bank import BankRules, SimulatedCardBank
 from .domain.events import registry
 from .entrypoints.api import router
 from .handlers.context import PaymentsConfig, PaymentsContext
-from .handlers.recovery import run_recovery
+from .handlers.recovery import recover_at_start, run_recovery
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -38,5 +38,10 @@ def build(platform: Platform) -> ServiceRuntime:
     )
     runtime.app.state.payments = ctx
     runtime.app.include_router(router)
+    # After a crash, payments the dead process left initiated are finished before this one is
+    # ready, so a client's retry is answered, not told 409 "in progress" until the worker's delay
+    # has passed. Safe with other replicas: the bank applies a reference at most once, and the
+    # first of request and recovery to finish a payment wins.
+    runtime.add_startup_step("recovery", lambda: recover_at_start(ctx), timeout=2.0)
     runtime.add_worker("recovery", lambda stop: run_recovery(ctx, stop))
     return runtime

@@ -47,6 +47,13 @@ async def recover_refunds(ctx: PaymentsContext) -> int:
     return len(pending)
 
 
+async def recover_at_start(ctx: PaymentsContext) -> int:
+    """Finish every payment and refund initiated before now, whatever its age."""
+    finished = await recover_payments(ctx, older_than_s=0)
+    await recover_refunds(ctx)
+    return finished
+
+
 async def run_recovery(ctx: PaymentsContext, stop: asyncio.Event) -> None:
     """The worker: one active instance across replicas (`run_as_leader`), a round every interval."""
 
