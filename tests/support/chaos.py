@@ -145,6 +145,7 @@ class Answer:
     status: int | None = None
     body: dict[str, Any] | None = None
     answered: float | None = None
+    wall: str = field(default_factory=lambda: time.strftime("%H:%M:%S"))  # when first sent (UTC)
 
     @property
     def ok(self) -> bool:
@@ -253,9 +254,10 @@ class TopicTally:
     """Every message of a topic, read from the beginning and then on from where the last read
     stopped: how often each CloudEvents id occurs, and where."""
 
-    def __init__(self, bootstrap: str, topic: str) -> None:
+    def __init__(self, bootstrap: str, topic: str, partitions: int) -> None:
         self.bootstrap = bootstrap
         self.topic = topic
+        self.partitions = partitions
         self.offsets: dict[int, int] = {}
         self.ids: Counter[str] = Counter()
         self.where: dict[str, list[tuple[int, int, str]]] = {}  # ce_id -> (partition, offset, sequence)
@@ -273,11 +275,7 @@ class TopicTally:
         )
         await consumer.start()
         try:
-            partitions = consumer.partitions_for_topic(self.topic)
-            if not partitions:
-                await consumer.topics()
-                partitions = consumer.partitions_for_topic(self.topic)
-            tps = [TopicPartition(self.topic, p) for p in sorted(partitions or ())]
+            tps = [TopicPartition(self.topic, p) for p in range(self.partitions)]
             consumer.assign(tps)
             ends = await consumer.end_offsets(tps)
             for tp in tps:
@@ -306,6 +304,15 @@ class TopicTally:
 
 Head = tuple[int, int]  # (tx_id, position): the stores' read order
 
+# Rows of transactions older than every one still running: read in (tx_id, position) order, so an
+# incremental read never skips a row that commits later (the store's own read_all does the same).
+_NEW_EVENTS = (
+    "SELECT event_id, stream_id, event_type, tx_id, position, data->>'cross_region', data->>'verified', "
+    "COALESCE(data->>'partner_region', substr(data->>'issuer_region', 1, 2) || '0000') FROM events "
+    "WHERE (tx_id, position) > (:tx, :pos) "
+    "AND tx_id < pg_snapshot_xmin(pg_current_snapshot())::text::bigint ORDER BY tx_id, position"
+)
+
 
 @dataclass(frozen=True)
 class StoredEvent:
@@ -319,49 +326,49 @@ class StoredEvent:
 
 
 class Stores:
-    """Read-only queries of the services' stores in the chaos database (short connections, pinged
+    """The services' stores in the chaos database, read incrementally (short connections, pinged
     before use: the server is stopped and started under them)."""
 
     def __init__(self, database_url: str, services: Sequence[str]) -> None:
         self.dbs: dict[str, Database] = {
             s: open_database(database_url, s, pool_size=2, pool_pre_ping=True) for s in services
         }
+        self.events: dict[str, list[StoredEvent]] = {s: [] for s in services}
 
     async def close(self) -> None:
         for db in self.dbs.values():
             await db.dispose()
 
-    async def _rows(self, service: str, sql: str) -> list[Any]:
+    async def _rows(self, service: str, sql: str, **params: Any) -> list[Any]:
         async with self.dbs[service].engine.connect() as conn:
-            return list((await conn.execute(text(sql))).all())
+            return list((await conn.execute(text(sql), params)).all())
 
-    async def heads(self) -> dict[str, Head | None]:
-        out: dict[str, Head | None] = {}
-        for s in self.dbs:
-            rows = await self._rows(
-                s, "SELECT tx_id, position FROM events ORDER BY tx_id DESC, position DESC LIMIT 1"
-            )
-            out[s] = (int(rows[0][0]), int(rows[0][1])) if rows else None
-        return out
+    async def read(self) -> dict[str, Head | None]:
+        """Every service's events recorded since the last read; returns the heads read so far."""
+        for service, known in self.events.items():
+            tx, pos = known[-1].at if known else (0, 0)
+            for r in await self._rows(service, _NEW_EVENTS, tx=tx, pos=pos):
+                at = (int(r[3]), int(r[4]))
+                known.append(StoredEvent(r[0], r[1], r[2], at, r[5] == "true", r[6] == "true", r[7]))
+        return {s: known[-1].at if known else None for s, known in self.events.items()}
+
+    def upto(self, service: str, head: Head | None) -> list[StoredEvent]:
+        return [e for e in self.events[service] if head is not None and e.at <= head]
 
     async def relayed(self) -> dict[str, Head | None]:
+        """How far each service's relay published (its checkpoint)."""
         out: dict[str, Head | None] = {}
         for s in self.dbs:
             rows = await self._rows(s, "SELECT tx_id, position FROM checkpoints WHERE name = 'relay|kafka'")
             out[s] = (int(rows[0][0]), int(rows[0][1])) if rows else None
         return out
 
-    async def events(self, service: str) -> list[StoredEvent]:
+    async def leader_locks(self) -> int:
+        """Advisory locks held on the server: one per job a worker leads (relays, projections, ...)."""
         rows = await self._rows(
-            service,
-            "SELECT event_id, stream_id, event_type, tx_id, position, data->>'cross_region', "
-            "data->>'verified', COALESCE(data->>'partner_region', "
-            "substr(data->>'issuer_region', 1, 2) || '0000') FROM events ORDER BY tx_id, position",
+            next(iter(self.dbs)), "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
         )
-        return [
-            StoredEvent(r[0], r[1], r[2], (int(r[3]), int(r[4])), r[5] == "true", r[6] == "true", r[7])
-            for r in rows
-        ]
+        return int(rows[0][0])
 
 
 # -- recovery ------------------------------------------------------------------------------------
@@ -372,14 +379,23 @@ class Recovery:
     """One fault and how the platform came back from it (seconds; None: not within the bound)."""
 
     fault: str
-    down_s: float
+    down_s: float = 0.0
     ready_s: float | None = None
     api_s: float | None = None
     caught_up_s: float | None = None
+    api_by_service: dict[str, float | None] = field(default_factory=dict)
     lost_answers: int = 0  # tries of the load's verifications that got no answer during the fault
     slowest_s: float = 0.0  # the longest a verification sent during the fault took to be answered
+    locks: tuple[int, int] | None = None  # leader locks held (before the fault, after recovery)
     new_duplicates: dict[str, int] = field(default_factory=dict)  # topic -> ce_ids seen twice since
-    notes: list[str] = field(default_factory=list)
+
+    def row(self) -> str:
+        dups = ", ".join(f"{t} {n}" for t, n in self.new_duplicates.items() if n) or "0"
+        locks = "—" if self.locks is None else f"{self.locks[1]}/{self.locks[0]}"
+        return (
+            f"| {self.fault} | {self.down_s:.1f} | {_s(self.ready_s)} | {_s(self.api_s)} | "
+            f"{_s(self.caught_up_s)} | {self.lost_answers} | {self.slowest_s:.1f} | {locks} | {dups} |"
+        )
 
 
 def _s(value: float | None) -> str:
@@ -387,18 +403,13 @@ def _s(value: float | None) -> str:
 
 
 def table(recoveries: Sequence[Recovery]) -> str:
-    lines = [
+    head = (
         "| fault | down s | fault end → ready s | → API 2xx s | → caught up s | lost answers | "
-        "slowest answer s | ce_id twice |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
-    ]
-    for r in recoveries:
-        dups = ", ".join(f"{t} {n}" for t, n in r.new_duplicates.items() if n) or "0"
-        lines.append(
-            f"| {r.fault} | {r.down_s:.1f} | {_s(r.ready_s)} | {_s(r.api_s)} | {_s(r.caught_up_s)} | "
-            f"{r.lost_answers} | {r.slowest_s:.1f} | {dups} |"
-        )
-    return "\n".join(lines)
+        "slowest answer s | leader locks after/before | ce_id twice |"
+    )
+    return "\n".join(
+        [head, "| --- | --- | --- | --- | --- | --- | --- | --- | --- |", *(r.row() for r in recoveries)]
+    )
 
 
 async def until(

@@ -7,8 +7,6 @@ import io
 from datetime import datetime
 from typing import Any
 
-from openpyxl import Workbook
-
 COLUMNS = (
     ("item_id", "事项编号 item"),
     ("name", "服务事项 name"),
@@ -39,6 +37,8 @@ def to_csv(rows: list[dict[str, Any]]) -> str:
 
 
 def to_xlsx(rows: list[dict[str, Any]], year: int, as_of: datetime, summary: dict[str, Any]) -> bytes:
+    from openpyxl import Workbook  # on first export: its import is a third of a second of start
+
     book = Workbook()
     sheet = book.active
     assert sheet is not None
