@@ -78,6 +78,9 @@ class StoreLogSource:
     async def stop(self) -> None:
         return None
 
+    def fully_fetched(self) -> bool:
+        return True  # an empty fetch read every store to its head
+
 
 class KafkaSource:
     """Reads Kafka topics by explicit assignment of every partition, from offsets the projection
@@ -177,6 +180,15 @@ class KafkaSource:
         ends = await self._consumer.end_offsets(list(self._consumer.assignment()))
         return {f"{tp.topic}:{tp.partition}": off for tp, off in ends.items()}
 
+    def fully_fetched(self) -> bool:
+        """Every assigned partition fetched up to the high-water mark the broker last reported."""
+        if self._consumer is None:
+            return False
+        assigned = self._consumer.assignment()
+        return all(self._consumer.highwater(tp) is not None for tp in assigned) and not any(
+            self.lag().values()
+        )
+
     def lag(self) -> dict[tuple[str, int], int]:
         """Messages not yet fetched per partition, from the broker's last reported high-water mark."""
         if self._consumer is None:
@@ -241,6 +253,10 @@ class ProjectionRunner:
         self.applied = 0
         # When a fetch last found nothing new: the read model reflected every event up to then.
         self.caught_up_at: float | None = None
+        # Whether the view has applied everything its sources held when this runner started (or
+        # another replica keeps it: this one is on standby). What /readyz waits for.
+        self.current = False
+        self.standby = False
         self.created_at = time.time()
 
     async def start(self) -> None:
@@ -259,6 +275,8 @@ class ProjectionRunner:
         )
         if not deliveries:
             self.caught_up_at = fetched_at
+            if not self.current and getattr(self.source, "fully_fetched", lambda: True)():
+                self.current = True
             return 0
         changed: dict[str, Checkpoint] = {}
         applied = 0
@@ -316,6 +334,7 @@ class ProjectionRunner:
         """Run until `stop` is set, as the single active runner of this projection."""
         while not stop.is_set():
             async with leadership(self.db, f"projection:{self.projection.name}") as leader:
+                self.standby = not leader
                 if not leader:
                     await _wait(stop, 2.0)
                     continue

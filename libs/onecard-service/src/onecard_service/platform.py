@@ -158,6 +158,8 @@ class ServiceRuntime:
         self.supervisor = Supervisor(name, stuck_after=platform.settings.worker_stuck_seconds)
         register_health(self.metrics, self.supervisor, name)
         self._relay_metrics: RelayMetrics | None = None
+        self._relay_behind = False  # the relay has committed events it has not published yet
+        self._views_current = False
         self.app = self._create_app()
 
     def add_worker(self, name: str, worker: Worker) -> None:
@@ -208,6 +210,8 @@ class ServiceRuntime:
         async def readyz(request: Request) -> Response:
             if not self.ready:
                 return JSONResponse({"status": "starting"}, status_code=503)
+            if behind := self.views_behind():
+                return JSONResponse({"status": "catching up", "views": behind}, status_code=503)
             if stuck := self.supervisor.stuck():
                 return JSONResponse({"status": "workers stuck", "workers": stuck}, status_code=503)
             try:
@@ -227,6 +231,15 @@ class ServiceRuntime:
                 app, tracer_provider=provider, excluded_urls="healthz,readyz,metrics"
             )
         return app
+
+    def views_behind(self) -> list[str]:
+        """The views that have not yet applied what their sources held when the service started
+        (none once all have: readiness does not flap with lag later, the stuck check covers it)."""
+        if self._views_current:
+            return []
+        behind = [r.projection.name for r in self.projections if not (r.current or r.standby)]
+        self._views_current = not behind
+        return behind
 
     async def migrate(self) -> None:
         await upgrade(self.db, self.migrations)
@@ -251,8 +264,6 @@ class ServiceRuntime:
         for name, worker in self.workers:
             self.supervisor.start(name, worker)
         self.ready = True
-
-    _relay_behind = False
 
     async def _relay(self, stop: asyncio.Event) -> None:
         """One run of the relay on a fresh producer: after any error (a broker restart poisons an

@@ -1,0 +1,54 @@
+"""Honest readiness (issue 13): reporting answers /readyz 200 only once its views have applied what
+its sources held when it started, so the first progress report after "ready" is the full one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from onecard_events.kafka import service_topic
+
+from tests.support.processes import distributed_env, serve
+from tests.support.waiting import eventually
+
+
+async def _published(kafka: str, topic: str) -> int:
+    consumer = AIOKafkaConsumer(bootstrap_servers=kafka)
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        if not partitions:
+            partitions = [TopicPartition(topic, p) for p in (0, 1)]
+        return sum((await consumer.end_offsets(partitions)).values())
+    finally:
+        await consumer.stop()
+
+
+async def test_the_first_report_after_ready_lists_the_whole_catalogue(
+    pg_url: str, kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    env = await distributed_env(pg_url, kafka_bootstrap, private_key=True)
+    catalog = serve("catalog", env, log=tmp_path / "catalog.log")
+    reporting = serve("reporting", env, log=tmp_path / "reporting.log")
+    await catalog.start()
+    try:
+        topic = service_topic("catalog", env["ONECARD_TOPIC_PREFIX"])
+
+        async def seeded() -> int | None:
+            count = await _published(kafka_bootstrap, topic)
+            return count if count >= 200 else None
+
+        await eventually(seeded, timeout=30)  # the catalogue is on its topic before reporting starts
+        reporting.launch()
+        await reporting.wait_ready(60, interval=0.02)
+        async with httpx.AsyncClient(base_url=reporting.url, headers=reporting.admin, timeout=10) as client:
+            at_ready = await client.get("/reporting/v1/progress", params={"year": 2026})
+            depth = await client.get("/reporting/v1/depth")
+        assert at_ready.status_code == 200, at_ready.text
+        items = at_ready.json()["summary"]["items"]
+        assert items > 100, at_ready.json()["summary"]
+        assert depth.json()["lag_seconds"] < 1.0, depth.json()
+    finally:
+        reporting.stop()
+        catalog.stop()
