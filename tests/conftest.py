@@ -99,7 +99,7 @@ def services_under_test() -> tuple[str, ...]:
 @pytest.fixture
 async def embedded(tmp_path: Path, services_under_test: tuple[str, ...]) -> AsyncIterator[RunningPlatform]:
     running, _ = await _platforms().start_platform(
-        _platforms().embedded_settings(tmp_path / "data"), services_under_test
+        await _platforms().fresh_embedded_settings(tmp_path / "data"), services_under_test
     )
     yield running
     await _platforms().stop_platform(running)
@@ -123,7 +123,7 @@ async def any_mode(
 ) -> AsyncIterator[RunningPlatform]:
     """Runs a test once per mode."""
     if request.param == "embedded":
-        settings = _platforms().embedded_settings(tmp_path / "data")
+        settings = await _platforms().fresh_embedded_settings(tmp_path / "data")
     else:
         pg = server_fixture(request, "pg_url")
         kafka = server_fixture(request, "kafka_bootstrap")

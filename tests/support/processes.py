@@ -24,7 +24,7 @@ from onecard_events.database import Database, open_database
 from onecard_events.kafka import create_topics, platform_topics
 from onecard_service.settings import generate_token_keypair
 
-from tests.support.databases import create_database
+from tests.support.databases import migrated_database
 from tests.support.names import unique
 from tests.support.platform import ADMIN_TOKEN, admin_headers
 from tests.support.ports import free_port
@@ -84,7 +84,7 @@ async def distributed_env(
     **extra: str,
 ) -> dict[str, str]:
     """`service_env` on a fresh database, with the platform's topics created."""
-    database_url = await create_database(pg_url, database_prefix)
+    database_url = await migrated_database(pg_url, database_prefix)
     env = service_env(
         database_url,
         kafka,

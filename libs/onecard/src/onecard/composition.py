@@ -65,12 +65,11 @@ class PrefixDispatcher:
 
 
 async def start_all(runtimes: Sequence[ServiceRuntime], *, migrate: bool) -> None:
-    """Migrate the services one by one (Alembic's context is process-global), then start them
-    side by side: none waits for another, and their database round trips overlap."""
-    if migrate:
-        for runtime in runtimes:
-            await runtime.migrate()
-    await asyncio.gather(*(runtime.start(migrate=False) for runtime in runtimes))
+    """Start the services one by one, in the given order (the catalog first: it seeds the
+    catalogue the others' views apply). Alembic's context is process-global, so migrations
+    cannot overlap anyway, and overlapping the rest measured slower, not faster."""
+    for runtime in runtimes:
+        await runtime.start(migrate=migrate)
 
 
 async def stop_all(runtimes: Sequence[ServiceRuntime]) -> None:
