@@ -247,57 +247,79 @@ class VenueLoad:
         return [a for a in self.answers if start <= a.sent < end]
 
 
-# -- what a topic holds --------------------------------------------------------------------------
+# -- what the topics hold ------------------------------------------------------------------------
 
 
-class TopicTally:
-    """Every message of a topic, read from the beginning and then on from where the last read
-    stopped: how often each CloudEvents id occurs, and where."""
+@dataclass
+class Tally:
+    """How often each CloudEvents id occurs on a topic, and where (partition, offset, sequence)."""
 
-    def __init__(self, bootstrap: str, topic: str, partitions: int) -> None:
-        self.bootstrap = bootstrap
-        self.topic = topic
-        self.partitions = partitions
-        self.offsets: dict[int, int] = {}
-        self.ids: Counter[str] = Counter()
-        self.where: dict[str, list[tuple[int, int, str]]] = {}  # ce_id -> (partition, offset, sequence)
-
-    async def refresh(self, timeout: float = 30.0) -> None:
-        await asyncio.wait_for(self._read_to_end(), timeout)
-
-    async def _read_to_end(self) -> None:
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap,
-            client_id="chaos-tally",
-            group_id=None,
-            enable_auto_commit=False,
-            request_timeout_ms=10_000,
-        )
-        await consumer.start()
-        try:
-            tps = [TopicPartition(self.topic, p) for p in range(self.partitions)]
-            consumer.assign(tps)
-            ends = await consumer.end_offsets(tps)
-            for tp in tps:
-                consumer.seek(tp, self.offsets.get(tp.partition, 0))
-            pending = [tp for tp in tps if self.offsets.get(tp.partition, 0) < ends[tp]]
-            while pending:
-                polled = await consumer.getmany(*pending, timeout_ms=500, max_records=10_000)
-                for tp, messages in polled.items():
-                    for m in messages:
-                        h = header_map(m.headers)
-                        ce_id = h.get("ce_id", "")
-                        self.ids[ce_id] += 1
-                        self.where.setdefault(ce_id, []).append(
-                            (tp.partition, m.offset, h.get("ce_sequence", ""))
-                        )
-                        self.offsets[tp.partition] = m.offset + 1
-                pending = [tp for tp in pending if await consumer.position(tp) < ends[tp]]
-        finally:
-            await consumer.stop()
+    ids: Counter[str] = field(default_factory=Counter)
+    where: dict[str, list[tuple[int, int, str]]] = field(default_factory=dict)
 
     def duplicates(self) -> dict[str, list[tuple[int, int, str]]]:
         return {ce_id: self.where[ce_id] for ce_id, n in self.ids.items() if n > 1}
+
+
+class Tallies:
+    """Every message of some topics, read from the beginning by one consumer (assigned, no group)
+    and then on from where the last read stopped; after a failed read the next one starts on a
+    fresh consumer from the offsets reached."""
+
+    def __init__(self, bootstrap: str, topics: Mapping[str, str], partitions: int) -> None:
+        self.bootstrap = bootstrap
+        self.names = {topic: name for name, topic in topics.items()}
+        self.tally = {name: Tally() for name in topics}
+        self.partitions = [TopicPartition(t, p) for t in topics.values() for p in range(partitions)]
+        self.offsets: dict[TopicPartition, int] = {}
+        self._consumer: AIOKafkaConsumer | None = None
+
+    def __getitem__(self, name: str) -> Tally:
+        return self.tally[name]
+
+    async def refresh(self, timeout: float = 20.0) -> None:
+        try:
+            await asyncio.wait_for(self._read_to_end(), timeout)
+        except BaseException:
+            await self.close()
+            raise
+
+    async def close(self) -> None:
+        consumer, self._consumer = self._consumer, None
+        if consumer is not None:
+            with contextlib.suppress(Exception):
+                await consumer.stop()
+
+    async def _read_to_end(self) -> None:
+        if self._consumer is None:
+            consumer = AIOKafkaConsumer(
+                bootstrap_servers=self.bootstrap,
+                client_id="chaos-tally",
+                group_id=None,
+                enable_auto_commit=False,
+                request_timeout_ms=10_000,
+            )
+            await consumer.start()
+            self._consumer = consumer
+            consumer.assign(self.partitions)
+            for tp in self.partitions:
+                consumer.seek(tp, self.offsets.get(tp, 0))
+        consumer = self._consumer
+        ends = await consumer.end_offsets(self.partitions)
+        pending = [tp for tp in self.partitions if self.offsets.get(tp, 0) < ends[tp]]
+        while pending:
+            polled = await consumer.getmany(*pending, timeout_ms=500, max_records=10_000)
+            for tp, messages in polled.items():
+                tally = self.tally[self.names[tp.topic]]
+                for m in messages:
+                    h = header_map(m.headers)
+                    ce_id = h.get("ce_id", "")
+                    tally.ids[ce_id] += 1
+                    tally.where.setdefault(ce_id, []).append(
+                        (tp.partition, m.offset, h.get("ce_sequence", ""))
+                    )
+                    self.offsets[tp] = m.offset + 1
+            pending = [tp for tp in pending if self.offsets.get(tp, 0) < ends[tp]]
 
 
 # -- the stores ----------------------------------------------------------------------------------
@@ -309,9 +331,9 @@ Head = tuple[int, int]  # (tx_id, position): the stores' read order
 _NEW_EVENTS = (
     "SELECT event_id, stream_id, event_type, tx_id, position, data->>'cross_region', data->>'verified', "
     "COALESCE(data->>'partner_region', substr(data->>'issuer_region', 1, 2) || '0000') FROM events "
-    "WHERE (tx_id, position) > (:tx, :pos) "
-    "AND tx_id < pg_snapshot_xmin(pg_current_snapshot())::text::bigint ORDER BY tx_id, position"
+    "WHERE (tx_id, position) > (:tx, :pos) {horizon} ORDER BY tx_id, position"
 )
+_HORIZON = "AND tx_id < pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
 
 
 @dataclass(frozen=True)
@@ -343,14 +365,31 @@ class Stores:
         async with self.dbs[service].engine.connect() as conn:
             return list((await conn.execute(text(sql), params)).all())
 
-    async def read(self) -> dict[str, Head | None]:
-        """Every service's events recorded since the last read; returns the heads read so far."""
+    async def read(self, *, horizon: bool = True) -> dict[str, Head | None]:
+        """Every service's events recorded since the last read; returns the heads read so far.
+        Without the `horizon`, rows a later read could have to insert before are read too."""
+        sql = _NEW_EVENTS.format(horizon=_HORIZON if horizon else "")
         for service, known in self.events.items():
             tx, pos = known[-1].at if known else (0, 0)
-            for r in await self._rows(service, _NEW_EVENTS, tx=tx, pos=pos):
+            for r in await self._rows(service, sql, tx=tx, pos=pos):
                 at = (int(r[3]), int(r[4]))
                 known.append(StoredEvent(r[0], r[1], r[2], at, r[5] == "true", r[6] == "true", r[7]))
         return {s: known[-1].at if known else None for s, known in self.events.items()}
+
+    async def reread(self) -> None:
+        """Everything committed, again from the start (for the checks at the end)."""
+        for known in self.events.values():
+            known.clear()
+        await self.read(horizon=False)
+
+    async def events_per_stream(self, service: str, streams: Sequence[str]) -> Counter[str]:
+        """How many events each stream has, committed right now (no snapshot horizon)."""
+        rows = await self._rows(
+            service,
+            "SELECT stream_id, count(*) FROM events WHERE stream_id = ANY(:streams) GROUP BY stream_id",
+            streams=list(streams),
+        )
+        return Counter({r[0]: int(r[1]) for r in rows})
 
     def upto(self, service: str, head: Head | None) -> list[StoredEvent]:
         return [e for e in self.events[service] if head is not None and e.at <= head]
@@ -363,12 +402,15 @@ class Stores:
             out[s] = (int(rows[0][0]), int(rows[0][1])) if rows else None
         return out
 
-    async def leader_locks(self) -> int:
-        """Advisory locks held on the server: one per job a worker leads (relays, projections, ...)."""
+    async def leader_locks(self) -> Counter[str]:
+        """Advisory locks held on the server, per service: one per job a worker leads (relay,
+        projections, partner streams, ...), taken on a connection of that service's pool."""
         rows = await self._rows(
-            next(iter(self.dbs)), "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+            next(iter(self.dbs)),
+            "SELECT a.application_name, count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+            "WHERE l.locktype = 'advisory' AND l.granted GROUP BY a.application_name",
         )
-        return int(rows[0][0])
+        return Counter({str(r[0]).removeprefix("onecard-"): int(r[1]) for r in rows})
 
 
 # -- recovery ------------------------------------------------------------------------------------
@@ -386,7 +428,7 @@ class Recovery:
     api_by_service: dict[str, float | None] = field(default_factory=dict)
     lost_answers: int = 0  # tries of the load's verifications that got no answer during the fault
     slowest_s: float = 0.0  # the longest a verification sent during the fault took to be answered
-    locks: tuple[int, int] | None = None  # leader locks held (before the fault, after recovery)
+    locks: tuple[int, int] | None = None  # leader locks held (before the faults, after recovery)
     new_duplicates: dict[str, int] = field(default_factory=dict)  # topic -> ce_ids seen twice since
 
     def row(self) -> str:
