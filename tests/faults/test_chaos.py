@@ -62,6 +62,8 @@ from tests.support.chaos import (
 )
 from tests.support.platform import ALL_SERVICES, admin_headers
 from tests.support.processes import ChildProcess, ServiceGroup, distributed_env, run_onecard
+from tests.support.public_api import Place, place_with_merchant, program_for
+from tests.support.public_api import ok as _ok
 from tests.support.servers import missing
 from tests.support.waiting import eventually
 
@@ -71,6 +73,7 @@ PARTNER = "510000"
 JURISDICTION = "500106"
 ITEM = f"{JURISDICTION}:X{uuid.uuid4().int % 1000}"
 VENUE, TERMINAL = "v-chaos-1", "t1"
+PLACE = Place(ITEM, VENUE, TERMINAL, JURISDICTION, "混沌")
 PARTITIONS = 2
 
 LOAD_RATE = 25.0  # verifications per second
@@ -168,14 +171,6 @@ async def chaos(own_servers: OwnServers) -> AsyncIterator[Chaos]:
         await stores.close()
 
 
-def _ok(response: httpx.Response, *statuses: int) -> dict[str, Any]:
-    assert response.status_code in (statuses or (200, 201)), (
-        f"{response.request.method} {response.request.url}: {response.status_code} {response.text}"
-    )
-    body: dict[str, Any] = response.json() if response.content else {}
-    return body
-
-
 def _physical(card: dict[str, str]) -> dict[str, Any]:
     return {"venue_id": VENUE, "terminal_id": TERMINAL, "method": "physical", "card": card}
 
@@ -184,31 +179,8 @@ async def build_world(group: ServiceGroup) -> World:
     """Through the public APIs: an item, a venue with a terminal, a merchant in the e-card
     agreement, a venue client, registered cards and a disbursement program."""
     catalog, identity = group.base("catalog"), group.base("identity")
-    year = datetime.now(UTC).year
     async with httpx.AsyncClient(headers=admin_headers(ADMIN_TOKEN), timeout=30) as c:
-        item = {
-            "item_id": ITEM,
-            "kind": "service",
-            "name": "混沌验收事项",
-            "department": "区大数据局",
-            "card_forms": ["physical", "electronic"],
-            "categories": ["identity", "payment", "disbursement"],
-            "plan": {str(y): 3 for y in range(year - 1, year + 2)},
-        }
-        _ok(await c.post(f"{catalog}/catalog/v1/items", json=item), 201)
-        venue = {"venue_id": VENUE, "name": "混沌图书馆", "jurisdiction": JURISDICTION, "item_id": ITEM}
-        _ok(await c.post(f"{catalog}/catalog/v1/venues", json=venue), 201)
-        terminal = {"terminal_id": TERMINAL, "card_forms": ["physical", "electronic"]}
-        _ok(await c.post(f"{catalog}/catalog/v1/venues/{VENUE}/terminals", json=terminal), 201)
-        merchant_id = f"m-chaos-{uuid.uuid4().hex[:6]}"
-        merchant = {
-            "merchant_id": merchant_id,
-            "name": "混沌商户",
-            "jurisdiction": JURISDICTION,
-            "item_id": ITEM,
-        }
-        _ok(await c.post(f"{catalog}/catalog/v1/merchants", json=merchant), 201)
-        _ok(await c.put(f"{catalog}/catalog/v1/merchants/{merchant_id}/ecard-agreement"))
+        merchant_id = await place_with_merchant(c, catalog, PLACE)
         gate = {"role": "venue", "name": "chaos gate", "venues": [VENUE]}
         client = _ok(await c.post(f"{catalog}/catalog/v1/clients", json=gate), 201)
         venue_auth = {"Authorization": f"Bearer {client['token']}"}
@@ -245,20 +217,7 @@ async def build_world(group: ServiceGroup) -> World:
         )
         assert await verified("partner")
 
-        program_id = f"P-{uuid.uuid4().hex[:8]}"
-        program = {
-            "program_id": program_id,
-            "item_id": ITEM,
-            "name": "混沌补贴",
-            "jurisdiction": JURISDICTION,
-        }
-
-        async def program_created() -> bool:
-            r = await c.post(f"{group.base('disbursement')}/disbursement/v1/programs", json=program)
-            assert r.status_code in (201, 422), r.text
-            return r.status_code == 201
-
-        await eventually(program_created, timeout=60, interval=0.25, what="disbursement learns of the item")
+        program_id = await program_for(c, group.base("disbursement"), PLACE)
     world = World(venue_auth, bodies, local[0], merchant_id, program_id)
     probes = Probes(group, world, None)
     try:

@@ -43,6 +43,8 @@ from tests.support import people
 from tests.support.names import unique
 from tests.support.ports import free_port
 from tests.support.processes import ChildProcess, ServiceGroup, distributed_env, run_onecard
+from tests.support.public_api import Place, place_with_merchant, program_for
+from tests.support.public_api import ok as _ok
 from tests.support.servers import missing
 from tests.support.waiting import eventually
 
@@ -53,6 +55,7 @@ JURISDICTION = "500106"
 ITEM_SEQ = f"L{uuid.uuid4().int % 10000}"  # a fresh database each run: no clash
 ITEM = f"{JURISDICTION}:{ITEM_SEQ}"
 VENUE, TERMINAL = "v-live-1", "t1"
+PLACE = Place(ITEM, VENUE, TERMINAL, JURISDICTION, "监控")
 PARTNER = "510000"
 
 
@@ -166,14 +169,6 @@ async def prometheus(
 # ---------------------------------------------------------------------------------------------
 
 
-def _ok(response: httpx.Response, *statuses: int) -> dict[str, Any]:
-    assert response.status_code in (statuses or (200, 201, 202)), (
-        f"{response.request.method} {response.request.url}: {response.status_code} {response.text}"
-    )
-    body: dict[str, Any] = response.json() if response.content else {}
-    return body
-
-
 async def drive_traffic(live: ServiceGroup) -> None:
     admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
     catalog, identity, payments = live.base("catalog"), live.base("identity"), live.base("payments")
@@ -182,29 +177,7 @@ async def drive_traffic(live: ServiceGroup) -> None:
     async with httpx.AsyncClient(headers=admin, timeout=30) as c:
         # catalog: an item (identity, payment and disbursement; planned above what it reaches, so
         # the depth dashboard has rows behind plan), a venue with a terminal, a merchant.
-        item = {
-            "item_id": ITEM,
-            "kind": "service",
-            "name": "监控验收事项",
-            "department": "区大数据局",
-            "card_forms": ["physical", "electronic"],
-            "categories": ["identity", "payment", "disbursement"],
-            "plan": {str(y): 3 for y in range(year - 1, year + 2)},
-        }
-        _ok(await c.post(f"{catalog}/catalog/v1/items", json=item), 201)
-        venue = {"venue_id": VENUE, "name": "监控图书馆", "jurisdiction": JURISDICTION, "item_id": ITEM}
-        _ok(await c.post(f"{catalog}/catalog/v1/venues", json=venue), 201)
-        terminal = {"terminal_id": TERMINAL, "card_forms": ["physical", "electronic"]}
-        _ok(await c.post(f"{catalog}/catalog/v1/venues/{VENUE}/terminals", json=terminal), 201)
-        merchant_id = f"m-live-{uuid.uuid4().hex[:6]}"
-        merchant = {
-            "merchant_id": merchant_id,
-            "name": "监控商户",
-            "jurisdiction": JURISDICTION,
-            "item_id": ITEM,
-        }
-        _ok(await c.post(f"{catalog}/catalog/v1/merchants", json=merchant), 201)
-        _ok(await c.put(f"{catalog}/catalog/v1/merchants/{merchant_id}/ecard-agreement"))
+        merchant_id = await place_with_merchant(c, catalog, PLACE)
         gate = _ok(
             await c.post(
                 f"{catalog}/catalog/v1/clients", json={"role": "venue", "name": "gate", "venues": [VENUE]}
@@ -293,20 +266,7 @@ async def drive_traffic(live: ServiceGroup) -> None:
         assert statuses == ["settled", "declined"], statuses
 
         # disbursement: a program, a batch of two payees (one fails at the bank), completed.
-        program_id = f"P-{uuid.uuid4().hex[:8]}"
-        program = {
-            "program_id": program_id,
-            "item_id": ITEM,
-            "name": "监控补贴",
-            "jurisdiction": JURISDICTION,
-        }
-
-        async def program_created() -> bool:
-            r = await c.post(f"{disbursement}/disbursement/v1/programs", json=program)
-            assert r.status_code in (201, 422), r.text
-            return r.status_code == 201
-
-        await eventually(program_created, timeout=60, interval=0.25, what="disbursement learns of the item")
+        program_id = await program_for(c, disbursement, PLACE)
         payees = [
             {
                 "reference_id": f"{program_id}-{i}",
