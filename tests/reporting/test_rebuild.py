@@ -57,6 +57,9 @@ class ListSource:
     async def stop(self) -> None:
         return None
 
+    def fully_fetched(self) -> bool:
+        return not self.batches
+
 
 def recorded(event: Any, n: int, position: Position) -> RecordedEvent:
     return RecordedEvent(

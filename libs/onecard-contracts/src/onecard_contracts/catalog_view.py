@@ -8,7 +8,7 @@ them calls the catalogue on the request path. Each keeps these tables in its own
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from onecard_events.migrations import create_declared_tables
@@ -65,35 +65,56 @@ def place_row(table: Table, data: Mapping[str, Any], **constants: Any) -> dict[s
     return {**{c.name: data[c.name] for c in table.columns if c.name in data}, **constants}
 
 
-async def apply_place_event(
-    conn: AsyncConnection, event: RecordedEvent, venues: Table, terminals: Table, merchants: Table
-) -> bool:
-    """Apply a venue, terminal or merchant event to the given tables: a service's catalog_* view,
-    or the catalog's own query tables (which keep names too). False for any other event."""
+@dataclass(frozen=True)
+class RowChange:
+    """What a catalogue event does to one row: an upsert of `row`, or an update of `values` in
+    the row with primary key `key`."""
+
+    table: Table
+    row: dict[str, Any] | None = None
+    key: tuple[Any, ...] = ()
+    values: dict[str, Any] = field(default_factory=dict)
+
+
+def place_change(event: RecordedEvent, venues: Table, terminals: Table, merchants: Table) -> RowChange | None:
+    """The row change a venue, terminal or merchant event makes to the given tables; None for any
+    other event. Written once for the catalog's own query tables (which keep names too) and every
+    service's catalog_* view."""
     d = event.data
     match event.event_type:
         case "onecard.catalog.venue_registered":
-            await conn.execute(upsert(conn, venues, place_row(venues, d), ["venue_id"]))
+            return RowChange(venues, place_row(venues, d))
         case "onecard.catalog.terminal_deployed":
-            row = place_row(terminals, d, active=True)
-            await conn.execute(upsert(conn, terminals, row, ["venue_id", "terminal_id"]))
+            return RowChange(terminals, place_row(terminals, d, active=True))
         case "onecard.catalog.terminal_decommissioned":
-            await conn.execute(
-                update(terminals)
-                .where(terminals.c.venue_id == d["venue_id"])
-                .where(terminals.c.terminal_id == d["terminal_id"])
-                .values(active=False)
-            )
+            return RowChange(terminals, key=(d["venue_id"], d["terminal_id"]), values={"active": False})
         case "onecard.catalog.merchant_registered":
-            row = place_row(merchants, d, agreement=False)
-            await conn.execute(upsert(conn, merchants, row, ["merchant_id"]))
+            return RowChange(merchants, place_row(merchants, d, agreement=False))
         case "onecard.catalog.merchant_joined_agreement" | "onecard.catalog.merchant_left_agreement":
             joined = event.event_type.endswith("joined_agreement")
-            await conn.execute(
-                update(merchants).where(merchants.c.merchant_id == d["merchant_id"]).values(agreement=joined)
-            )
-        case _:
-            return False
+            return RowChange(merchants, key=(d["merchant_id"],), values={"agreement": joined})
+    return None
+
+
+def _where(table: Table, key: tuple[Any, ...]) -> list[Any]:
+    return [c == v for c, v in zip(table.primary_key, key, strict=True)]
+
+
+async def apply_place_event(
+    conn: AsyncConnection, event: RecordedEvent, venues: Table, terminals: Table, merchants: Table
+) -> bool:
+    """Apply a venue, terminal or merchant event to the given tables at once. False for any other
+    event."""
+    change = place_change(event, venues, terminals, merchants)
+    if change is None:
+        return False
+    if change.row is not None:
+        keys = [c.name for c in change.table.primary_key]
+        await conn.execute(upsert(conn, change.table, change.row, keys))
+    else:
+        await conn.execute(
+            update(change.table).where(*_where(change.table, change.key)).values(change.values)
+        )
     return True
 
 
@@ -122,17 +143,12 @@ class CatalogViewProjection:
                 self._upsert(catalog_items, row)
             case "onecard.catalog.item_retired":
                 self._update(catalog_items, (d["item_id"],), status="retired")
-            case "onecard.catalog.venue_registered":
-                self._upsert(catalog_venues, place_row(catalog_venues, d))
-            case "onecard.catalog.terminal_deployed":
-                self._upsert(catalog_terminals, place_row(catalog_terminals, d, active=True))
-            case "onecard.catalog.terminal_decommissioned":
-                self._update(catalog_terminals, (d["venue_id"], d["terminal_id"]), active=False)
-            case "onecard.catalog.merchant_registered":
-                self._upsert(catalog_merchants, place_row(catalog_merchants, d, agreement=False))
-            case "onecard.catalog.merchant_joined_agreement" | "onecard.catalog.merchant_left_agreement":
-                joined = event.event_type.endswith("joined_agreement")
-                self._update(catalog_merchants, (d["merchant_id"],), agreement=joined)
+            case _:
+                change = place_change(event, catalog_venues, catalog_terminals, catalog_merchants)
+                if change is not None and change.row is not None:
+                    self._upsert(change.table, change.row)
+                elif change is not None:
+                    self._update(change.table, change.key, **change.values)
 
     def _upsert(self, table: Table, row: dict[str, Any]) -> None:
         key = _key(table, row)
@@ -161,8 +177,7 @@ class CatalogViewProjection:
         for name, changes in updates.items():
             table = view_metadata.tables[name]
             for key, values in changes.items():
-                where = [c == v for c, v in zip(table.primary_key, key, strict=True)]
-                await conn.execute(update(table).where(*where).values(**values))
+                await conn.execute(update(table).where(*_where(table, key)).values(**values))
 
     def discard(self) -> None:
         self._upserts, self._updates = {}, {}

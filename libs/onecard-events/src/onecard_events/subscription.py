@@ -49,6 +49,9 @@ class EventSource(Protocol):
     async def start(self, checkpoints: Mapping[str, Checkpoint]) -> None: ...
     async def fetch(self, max_events: int, timeout: float) -> list[Delivery]: ...
     async def stop(self) -> None: ...
+    def fully_fetched(self) -> bool:
+        """After an empty fetch: whether the source has nothing more to give right now."""
+        ...
 
 
 class StoreLogSource:
@@ -275,7 +278,7 @@ class ProjectionRunner:
         )
         if not deliveries:
             self.caught_up_at = fetched_at
-            if not self.current and getattr(self.source, "fully_fetched", lambda: True)():
+            if not self.current and self.source.fully_fetched():
                 self.current = True
             return 0
         changed: dict[str, Checkpoint] = {}
