@@ -23,11 +23,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from .checkpoint import Checkpoint, delete_checkpoints, load_checkpoints, save_checkpoints
 from .cloudevents import InvalidCloudEvent, from_kafka
 from .database import Database
-from .leadership import leadership
+from .leadership import run_as_leader
 from .model import Position, RecordedEvent
 from .registry import EventRegistry
 from .store import EventStore, tracing_enabled
-from .waiting import wait_or_stop as _wait
 
 log = logging.getLogger(__name__)
 _tracer = trace.get_tracer("onecard")
@@ -334,27 +333,32 @@ class ProjectionRunner:
             await self.projection.apply(conn, event)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Run until `stop` is set, as the single active runner of this projection."""
-        while not stop.is_set():
-            async with leadership(self.db, f"projection:{self.projection.name}") as leader:
-                self.standby = not leader
-                if not leader:
-                    await _wait(stop, 2.0)
-                    continue
-                try:
-                    if not await self._start_unless_stopped(stop):
-                        return
-                    while not stop.is_set():
-                        await self.run_once()
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
-                    log.exception(
-                        "projection %s failed; restarting from its checkpoints", self.projection.name
-                    )
-                    await _wait(stop, 1.0)
-                finally:
-                    await self.stop()
+        """Run until `stop` is set, as the single active runner of this projection; after an
+        error, again from its checkpoints a second later (a lost leader lock ends the run)."""
+        await run_as_leader(
+            self.db,
+            f"projection:{self.projection.name}",
+            self._lead,
+            stop,
+            standby_seconds=1.0,
+            on_held=self._held,
+        )
+
+    def _held(self, held: bool) -> None:
+        self.standby = not held
+
+    async def _lead(self, stop: asyncio.Event) -> None:
+        try:
+            if not await self._start_unless_stopped(stop):
+                return
+            while not stop.is_set():
+                await self.run_once()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("projection %s failed; restarting from its checkpoints", self.projection.name)
+        finally:
+            await self.stop()
 
     async def _start_unless_stopped(self, stop: asyncio.Event) -> bool:
         """`start()`, abandoned when `stop` comes first: a fresh Kafka source looks up every topic

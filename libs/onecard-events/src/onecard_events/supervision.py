@@ -9,7 +9,12 @@ traceback, a different error, the recovery), not once per attempt.
 
 Health per worker: when it last made progress, how many times in a row it failed and with what. A
 worker is *stuck* when it has work and has made no progress for `stuck_after` seconds (it fails,
-or it hangs); readiness and the `onecard_worker_stuck` metric report it.
+or it hangs); the `onecard_worker_stuck` metric reports it, and readiness too unless the worker
+was watched with `gates_readiness=False` (the relay: see ADR 0011). A worker without a work probe
+has work while it keeps failing: it is stuck once its failure streak has lasted `stuck_after`, and
+the streak ends when it reports progress, returns, or a restarted run stays up for `calm_after`
+seconds without failing (so a worker that never reports progress is not stuck for ever after one
+outage).
 """
 
 from __future__ import annotations
@@ -52,6 +57,9 @@ class WorkerHealth:
     consecutive_failures: int = 0
     last_error: str | None = None
     restarts: int = 0
+    failing_since: float | None = None  # when the current failure streak began
+    # False: being stuck is an alert (the metric), not a reason to take the service out of traffic.
+    gates_readiness: bool = True
     # Optional probes: the worker's own clock of progress, and whether it has anything to do.
     progress_probe: Callable[[], float | None] | None = None
     work_probe: Callable[[], bool] | None = None
@@ -59,7 +67,19 @@ class WorkerHealth:
     def progressed(self, at: float | None = None) -> None:
         """The worker did useful work: a failure streak, if any, is over."""
         self.last_progress = at or time.time()
+        self.settled()
+
+    def failed(self, error: str) -> None:
+        if self.consecutive_failures == 0:
+            self.failing_since = time.time()
+        self.consecutive_failures += 1
+        self.last_error = error
+        self.restarts += 1
+
+    def settled(self) -> None:
+        """The failure streak, if any, is over."""
         self.consecutive_failures = 0
+        self.failing_since = None
 
     def progress_at(self) -> float:
         probed = self.progress_probe() if self.progress_probe is not None else None
@@ -67,8 +87,13 @@ class WorkerHealth:
         return max(known) if known else self.started_at
 
     def stuck(self, stuck_after: float, now: float | None = None) -> bool:
-        has_work = self.work_probe() if self.work_probe is not None else self.consecutive_failures > 0
-        return has_work and (now or time.time()) - self.progress_at() > stuck_after
+        now = now or time.time()
+        if self.work_probe is not None:
+            return self.work_probe() and now - self.progress_at() > stuck_after
+        # Without a probe it has work while it fails: stuck when failing for longer than allowed.
+        if not self.consecutive_failures:
+            return False
+        return now - max(self.progress_at(), self.failing_since or 0.0) > stuck_after
 
 
 class Supervisor:
@@ -76,6 +101,9 @@ class Supervisor:
         self.owner = owner
         self.stuck_after = stuck_after
         self.backoff = backoff or Backoff()
+        # A restarted run that stays up this long without failing ends the failure streak: below
+        # `stuck_after`, so one outage never leaves a worker that reports no progress "stuck".
+        self.calm_after = min(self.backoff.cap * 2, stuck_after / 2)
         self.health: dict[str, WorkerHealth] = {}
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -86,6 +114,7 @@ class Supervisor:
         *,
         progress: Callable[[], float | None] | None = None,
         has_work: Callable[[], bool] | None = None,
+        gates_readiness: bool | None = None,
     ) -> WorkerHealth:
         """The health record of `name`, with optional probes (before or after it starts)."""
         health = self.health.setdefault(name, WorkerHealth(name))
@@ -93,6 +122,8 @@ class Supervisor:
             health.progress_probe = progress
         if has_work is not None:
             health.work_probe = has_work
+        if gates_readiness is not None:
+            health.gates_readiness = gates_readiness
         return health
 
     def start(self, name: str, worker: Worker) -> None:
@@ -100,19 +131,32 @@ class Supervisor:
         health = self.watch(name)
         self._tasks.append(asyncio.create_task(self._run(health, worker), name=f"{self.owner}:{name}"))
 
-    def stuck(self) -> list[str]:
+    def stuck(self, *, gating_readiness: bool = False) -> list[str]:
+        """The stuck workers (with `gating_readiness`, those of them that make the service unready)."""
         now = time.time()
-        return sorted(h.name for h in self.health.values() if h.stuck(self.stuck_after, now))
+        return sorted(
+            h.name
+            for h in self.health.values()
+            if (h.gates_readiness or not gating_readiness) and h.stuck(self.stuck_after, now)
+        )
+
+    def _settle(self, health: WorkerHealth) -> None:
+        if health.consecutive_failures:
+            log.info("%s worker %s recovered", self.owner, health.name)
+        health.settled()
 
     async def _run(self, health: WorkerHealth, worker: Worker) -> None:
         attempt = 0
+        loop = asyncio.get_running_loop()
         while not self._stop.is_set():
             started = time.monotonic()
+            # After a failure, this run ends the streak once it has stayed up for `calm_after`.
+            calm = None
+            if health.consecutive_failures:
+                calm = loop.call_later(self.calm_after, self._settle, health)
             try:
                 await worker(self._stop)
-                if health.consecutive_failures:
-                    log.info("%s worker %s recovered", self.owner, health.name)
-                health.consecutive_failures = 0
+                self._settle(health)
                 return
             except asyncio.CancelledError:
                 raise
@@ -120,12 +164,13 @@ class Supervisor:
                 error = type(exc).__name__
                 if health.consecutive_failures == 0 or error != health.last_error:
                     log.exception("%s worker %s failed (%s); restarting", self.owner, health.name, error)
-                health.consecutive_failures += 1
-                health.last_error = error
-                health.restarts += 1
+                health.failed(error)
                 # A run that lasted a while before failing starts the backoff again.
                 attempt = 1 if time.monotonic() - started > self.backoff.cap * 2 else attempt + 1
-                await wait_or_stop(self._stop, self.backoff.delay(attempt))
+            finally:
+                if calm is not None:
+                    calm.cancel()
+            await wait_or_stop(self._stop, self.backoff.delay(attempt))
 
     async def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()

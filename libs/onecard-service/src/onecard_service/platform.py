@@ -212,7 +212,7 @@ class ServiceRuntime:
                 return JSONResponse({"status": "starting"}, status_code=503)
             if behind := self.views_behind():
                 return JSONResponse({"status": "catching up", "views": behind}, status_code=503)
-            if stuck := self.supervisor.stuck():
+            if stuck := self.supervisor.stuck(gating_readiness=True):
                 return JSONResponse({"status": "workers stuck", "workers": stuck}, status_code=503)
             try:
                 async with self.db.engine.connect() as conn:
@@ -249,7 +249,10 @@ class ServiceRuntime:
             await self.migrate()
         if self.platform.settings.kafka_bootstrap and not self.platform.embedded:
             self._relay_metrics = self._relay_metrics or RelayMetrics(self.metrics, self.name)
-            self.supervisor.watch("relay", has_work=lambda: self._relay_behind)
+            # A relay that cannot reach Kafka is an alert (OnecardRelayStalled, OnecardWorkerStuck),
+            # not unreadiness: the API works without it, and taking it out of traffic does not
+            # help the broker (ADR 0011).
+            self.supervisor.watch("relay", has_work=lambda: self._relay_behind, gates_readiness=False)
             self.add_worker("relay", self._relay)
         if not self.platform._revocation_feed_started:
             self.platform._revocation_feed_started = True

@@ -154,6 +154,8 @@ class PartnerOutbound:
 def add_partner_workers(runtime: ServiceRuntime) -> tuple[PartnerOutbound, PartnerInbound]:
     outbound, inbound = PartnerOutbound(runtime), PartnerInbound(runtime)
     runtime.add_worker("partner_outbound", outbound.run)
+    # Like the relay, it only carries events out to Kafka: stuck, it is an alert, not unreadiness.
+    runtime.supervisor.watch("partner_outbound", gates_readiness=False)
     runtime.add_worker("partner_inbound", inbound.run)
     runtime.app.state.partner_workers = (outbound, inbound)
     return outbound, inbound
