@@ -108,6 +108,9 @@ class EventStore:
         self.source = source
         self.metrics: StoreMetrics | None = None
         self._postgres = db.is_postgres
+        # The newest position this process committed (the unit of work keeps it): a write that
+        # recorded nothing (a replay) answers with it as its consistency token.
+        self.last_committed = Position()
 
     def unit_of_work(self) -> UnitOfWork:
         """A transaction on this store: `async with store.unit_of_work() as uow: ... await uow.save()`."""

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from . import consistency
 from .aggregate import Aggregate
 from .model import DomainEvent, NewEvent, Position, RecordedEvent
 
@@ -119,4 +120,6 @@ class UnitOfWork:
         self._committed = True
         if self.recorded:
             self.position = max(r.position for r in self.recorded)
+            self.store.last_committed = max(self.store.last_committed, self.position)
+            consistency.note_recorded(self.store.source, self.recorded)
         return self.position

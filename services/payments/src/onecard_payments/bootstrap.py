@@ -35,6 +35,7 @@ def build(platform: Platform) -> ServiceRuntime:
         cards=reader,
         config=PaymentsConfig.from_env(),
         metrics=PaymentMetrics(runtime.metrics),
+        views=runtime.freshness,
     )
     runtime.app.state.payments = ctx
     runtime.app.include_router(router)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from onecard_events.database import Database
 from onecard_events.store import EventStore
+from onecard_service.freshness import ViewFreshness
 from onecard_service.privacy import PersonalDataKeys
 
 from ..adapters.metrics import PaymentMetrics
@@ -51,3 +52,5 @@ class PaymentsContext:
     cards: CardDirectory
     config: PaymentsConfig
     metrics: PaymentMetrics
+    # The catalogue and identity views' catch-up, before a refusal that rests on them.
+    views: ViewFreshness
