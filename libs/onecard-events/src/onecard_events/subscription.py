@@ -88,9 +88,20 @@ class StoreLogSource:
                 if batch:
                     self._positions[key] = batch[-1].position
                     out += [Delivery(key, r) for r in batch]
-            if out or time.monotonic() >= deadline:
+            remaining = deadline - time.monotonic()
+            if out or remaining <= 0:
                 return out
-            await asyncio.sleep(self.poll_interval)
+            await self._next_commit(min(self.poll_interval, remaining))
+
+    async def _next_commit(self, timeout: float) -> None:
+        """Sleep until a store commits in this process, or `timeout` (another process's commits
+        are only seen by polling)."""
+        waits = [asyncio.ensure_future(s.commit_signal().wait()) for s in self.stores.values()]
+        try:
+            await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waits:
+                w.cancel()
 
     async def stop(self) -> None:
         return None

@@ -118,6 +118,7 @@ class UnitOfWork:
         await self.flush()
         await self.connection.commit()
         self._committed = True
+        self.store.committed()
         if self.recorded:
             self.position = max(r.position for r in self.recorded)
             self.store.last_committed = max(self.store.last_committed, self.position)
