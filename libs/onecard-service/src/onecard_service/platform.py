@@ -230,18 +230,8 @@ class ServiceRuntime:
 
         @app.get(f"{prefix}/readyz", include_in_schema=False)
         async def readyz(request: Request) -> Response:
-            if not self.ready:
-                return JSONResponse({"status": "starting"}, status_code=503)
-            if behind := self.views_behind():
-                return JSONResponse({"status": "catching up", "views": behind}, status_code=503)
-            if stuck := self.supervisor.stuck():
-                return JSONResponse({"status": "workers stuck", "workers": stuck}, status_code=503)
-            try:
-                async with self.db.engine.connect() as conn:
-                    await conn.execute(text("SELECT 1"))
-            except Exception as exc:
-                return JSONResponse({"status": "database unavailable", "detail": type(exc).__name__}, 503)
-            return JSONResponse({"status": "ready"})
+            status, body = await self.readiness()
+            return JSONResponse(body, status_code=status)
 
         @app.get(f"{prefix}/metrics", include_in_schema=False)
         async def metrics() -> Response:
@@ -253,6 +243,21 @@ class ServiceRuntime:
                 app, tracer_provider=provider, excluded_urls="healthz,readyz,metrics"
             )
         return app
+
+    async def readiness(self) -> tuple[int, dict[str, Any]]:
+        """What /readyz answers: 200 once started, views current, no worker stuck, database up."""
+        if not self.ready:
+            return 503, {"status": "starting"}
+        if behind := self.views_behind():
+            return 503, {"status": "catching up", "views": behind}
+        if stuck := self.supervisor.stuck():
+            return 503, {"status": "workers stuck", "workers": stuck}
+        try:
+            async with self.db.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except Exception as exc:
+            return 503, {"status": "database unavailable", "detail": type(exc).__name__}
+        return 200, {"status": "ready"}
 
     def views_behind(self) -> list[str]:
         """The views that have not yet applied what their sources held when the service started
