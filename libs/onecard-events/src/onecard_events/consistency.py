@@ -19,8 +19,6 @@ from collections.abc import Iterable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
-from aiokafka.partitioner import murmur2
-
 from .model import Position, RecordedEvent
 
 HEADER = "Onecard-Consistency"
@@ -52,7 +50,35 @@ class Mark:
 
 
 def key_hash(stream_id: str) -> int:
-    return int(murmur2(stream_id.encode())) & 0x7FFFFFFF
+    return murmur2(stream_id.encode()) & 0x7FFFFFFF
+
+
+def murmur2(data: bytes) -> int:
+    """Kafka's murmur2 (the Java client's `Utils.murmur2`, which aiokafka's default partitioner
+    copies, unsigned as there). Written here so the embedded mode never imports aiokafka."""
+    m, r = 0x5BD1E995, 24
+    length = len(data)
+    h = (0x9747B28C ^ length) & 0xFFFFFFFF
+    for i in range(0, length - length % 4, 4):
+        k = int.from_bytes(data[i : i + 4], "little")
+        k = (k * m) & 0xFFFFFFFF
+        k ^= k >> r
+        k = (k * m) & 0xFFFFFFFF
+        h = (h * m) & 0xFFFFFFFF
+        h ^= k
+    tail = length % 4
+    base = length - tail
+    if tail == 3:
+        h ^= data[base + 2] << 16
+    if tail >= 2:
+        h ^= data[base + 1] << 8
+    if tail >= 1:
+        h ^= data[base]
+        h = (h * m) & 0xFFFFFFFF
+    h ^= h >> 13
+    h = (h * m) & 0xFFFFFFFF
+    h ^= h >> 15
+    return h
 
 
 def partition_of(hash_: int, partitions: int) -> int:

@@ -14,9 +14,8 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from opentelemetry import propagate, trace
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -29,6 +28,9 @@ from .model import Position, RecordedEvent
 from .registry import EventRegistry
 from .store import EventStore, tracing_enabled
 from .waiting import wait_or_stop as _wait
+
+if TYPE_CHECKING:  # aiokafka is imported where a Kafka source starts: the embedded mode never pays for it
+    from aiokafka import AIOKafkaConsumer, TopicPartition
 
 log = logging.getLogger(__name__)
 _tracer = trace.get_tracer("onecard")
@@ -144,6 +146,8 @@ class KafkaSource:
         self._next_offsets: dict[TopicPartition, int] = {}
 
     async def start(self, checkpoints: Mapping[str, Checkpoint]) -> None:
+        from aiokafka import AIOKafkaConsumer
+
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self.bootstrap,
             client_id=self.client_id,
@@ -163,6 +167,8 @@ class KafkaSource:
         self._consumer = consumer
 
     async def _assign(self, consumer: AIOKafkaConsumer, checkpoints: Mapping[str, Checkpoint]) -> None:
+        from aiokafka import TopicPartition
+
         partitions: list[TopicPartition] = []
         for topic in self.topics:
             found: set[int] | None = None
@@ -250,6 +256,8 @@ class KafkaSource:
                 [tp for tp in self._consumer.assignment() if tp.topic == topic]
             )
         else:
+            from aiokafka import AIOKafkaConsumer, TopicPartition
+
             probe = AIOKafkaConsumer(
                 bootstrap_servers=self.bootstrap, client_id=self.client_id, group_id=None
             )

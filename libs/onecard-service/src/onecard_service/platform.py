@@ -31,7 +31,6 @@ from onecard_events.subscription import EventSource, KafkaSource, Projection, Pr
 from onecard_events.supervision import Supervisor, register_health
 from onecard_events.topology import SERVICES
 from onecard_events.waiting import wait_or_stop
-from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -239,6 +238,8 @@ class ServiceRuntime:
 
         provider = exporting_tracer_provider(self.platform.settings.otlp_endpoint)
         if provider is not None:
+            from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
             FastAPIInstrumentor.instrument_app(
                 app, tracer_provider=provider, excluded_urls="healthz,readyz,metrics"
             )
