@@ -9,9 +9,8 @@ from onecard_contracts.catalog_view import find_item
 from onecard_events.store import NO_STREAM
 from onecard_events.times import utcnow
 from onecard_service.auth import Principal
-from sqlalchemy import select
 
-from ..adapters.tables import programs
+from ..adapters import rows
 from ..domain.errors import conflict, invalid
 from ..domain.events import ProgramCreated, program_stream
 from ..domain.program import item_refusal, jurisdiction_fits
@@ -44,12 +43,9 @@ async def create_program(
                 raise invalid("jurisdiction", f"the item belongs to {item['jurisdiction']}")
             department = item.get("department") or ""
             authorise(caller, department, cmd.jurisdiction)
-            exists = select(programs.c.program_id).where(programs.c.program_id == cmd.program_id)
-            if (await conn.execute(exists)).first() is not None:
+            if await rows.program_row(conn, cmd.program_id) is not None:
                 raise conflict(f"program {cmd.program_id!r} exists already")
-            await conn.execute(
-                programs.insert().values(**asdict(cmd), department=department, created_at=utcnow())
-            )
+            await rows.insert_program(conn, {**asdict(cmd), "department": department, "created_at": utcnow()})
             uow.record(program_stream(cmd.program_id), [ProgramCreated(**asdict(cmd))], NO_STREAM)
             return 201, {**asdict(cmd), "department": department}
 
