@@ -155,20 +155,24 @@ async def a_card(running: RunningPlatform) -> dict[str, str]:
 
 @pytest.mark.timeout(900)
 async def test_use_what_was_just_written_200_times(any_mode: RunningPlatform) -> None:
-    """200 rounds in a row of each sequence (the two sequences side by side), without tokens,
-    then 200 more sending them: not one refusal."""
+    """200 rounds in a row of each sequence, by a client that sends no token and by one that
+    sends the writes' tokens: not one refusal."""
     running = any_mode
     await an_item(running)
     card = await a_card(running)
     ecard = await register_ecard(running, 901)
-    for tokens in (False, True):
-        rounds = Rounds(running, tokens)
-        await asyncio.gather(rounds.payments(ROUNDS, ecard), rounds.venues(ROUNDS, card))
+    plain, with_tokens = Rounds(running, tokens=False), Rounds(running, tokens=True)
+    # Four clients side by side, each doing its 200 rounds one after another.
+    await asyncio.gather(
+        *(r.payments(ROUNDS, ecard) for r in (plain, with_tokens)),
+        *(r.venues(ROUNDS, card) for r in (plain, with_tokens)),
+    )
+    for rounds in (plain, with_tokens):
         assert rounds.outcomes == {
             "bill 201": ROUNDS,
             "ecard 201 settled None": ROUNDS,
             "verify 200 None": ROUNDS,
-        }, f"tokens={tokens}"
+        }, f"tokens={rounds.tokens}"
 
 
 # -- past the bound: 503 with Retry-After -------------------------------------------------------

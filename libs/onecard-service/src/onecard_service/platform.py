@@ -44,8 +44,6 @@ from .problems import install_problem_handlers
 from .settings import Secrets, Settings, resolve_secrets
 
 log = logging.getLogger(__name__)
-# How long a write's answer waits for the relay to publish it (answer_when_published).
-PUBLISH_WAIT_SECONDS = 2.0
 Worker = Callable[[asyncio.Event], Awaitable[None]]
 
 
@@ -318,14 +316,16 @@ class ServiceRuntime:
 
     async def _published_if_asked(self, position: Position) -> None:
         """Return once the relay (this replica's or another's) has published `position`, for at
-        most PUBLISH_WAIT_SECONDS: the write is committed either way, and a token still works."""
+        most the consistency bound: the write is committed either way, and a token still works.
+        (The relay reads below the database's oldest open transaction, ADR 0002: a long
+        transaction anywhere on the server holds it back, and this answer with it.)"""
         if (
             not self.answer_when_published
             or self.platform.embedded
             or not self.platform.settings.kafka_bootstrap
         ):
             return
-        deadline = time.monotonic() + PUBLISH_WAIT_SECONDS
+        deadline = time.monotonic() + self.platform.settings.consistency_wait_seconds
         while time.monotonic() < deadline:
             relay = self._relay_now
             if relay is not None and relay.leading:
