@@ -337,6 +337,11 @@ class ServiceRuntime:
             if published.position >= position:
                 return
             await asyncio.sleep(0.02)
+        log.warning(
+            "%s: a write is answered before its events are on Kafka (the relay is behind); a client "
+            "that sends no consistency token may be refused on a view that has not seen it",
+            self.name,
+        )
 
     async def stop(self) -> None:
         self.ready = False
