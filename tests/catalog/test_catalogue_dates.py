@@ -8,11 +8,21 @@ from __future__ import annotations
 import asyncio
 import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+from onecard_catalog.adapters import queries
 from onecard_catalog.adapters.catalogue_data import extract, loader
+from onecard_catalog.adapters.tables import item_versions
+from onecard_catalog.bootstrap import MIGRATIONS
+from onecard_catalog.domain.items import normalise_item
 from onecard_contracts.catalogue_events import OFFICIAL_CATALOGUES
+from onecard_events.database import open_database, sqlite_url
+from onecard_events.migrations import upgrade
+from onecard_events.tables import events
+from onecard_events.times import aware
+from sqlalchemy import select
 
 from tests.catalog.test_catalog_api import COUNTS, V1, assert_problem, new_item, post, running
 from tests.support.platform import RunningPlatform
@@ -199,3 +209,65 @@ async def test_effective_from_needs_a_time_with_an_offset(running: RunningPlatfo
         f"{V1}/items/500106:90", params={"effective_from": value}, headers=running.admin
     )
     assert_problem(deleted, 422, "effective_from")
+
+
+# -- a catalogue recorded before dates were kept ---------------------------------------------------
+
+
+async def test_migration_dates_the_versions_a_v1_catalogue_recorded(tmp_path: Path) -> None:
+    """A store written by the v1 catalogue (valid_from: when recorded) upgraded to catalog_0003:
+    the official item is in force from its document's date, a revision and a retirement from
+    when they were recorded."""
+    db = open_database(sqlite_url(tmp_path, "catalog"), schema="catalog")
+    try:
+        await upgrade(db, MIGRATIONS, "catalog_0002")
+        official = normalise_item(
+            next(i for i in loader.load_catalogue("500240") if i["item_id"] == "500240:6")
+        )
+        v1 = [
+            (
+                "item_published",
+                {"item": {**official, "version": 1}, "version": 1, "valid_from": "2026-01-05T00:00:00Z"},
+            ),
+            (
+                "item_published",
+                {
+                    "item": {**official, "version": 2, "name": "新"},
+                    "version": 2,
+                    "valid_from": "2026-02-01T00:00:00Z",
+                },
+            ),
+            ("item_retired", {"item_id": "500240:6", "version": 3, "valid_from": "2026-03-01T00:00:00Z"}),
+        ]
+        async with db.engine.begin() as conn:
+            for number, (kind, data) in enumerate(v1, start=1):
+                await conn.execute(
+                    events.insert().values(
+                        tx_id=0,
+                        stream_id="item-500240:6",
+                        stream_version=number,
+                        event_id=f"v1-{number}",
+                        event_type=f"onecard.catalog.{kind}",
+                        schema_version=1,
+                        data=data,
+                        metadata={},
+                        recorded_at=datetime.fromisoformat(str(data["valid_from"])),
+                    )
+                )
+        await upgrade(db, MIGRATIONS)
+        async with db.engine.connect() as conn:
+            spans = {
+                r.version: (iso(aware(r.valid_from)), r.valid_to and iso(aware(r.valid_to)), r.item)
+                for r in await conn.execute(select(item_versions).order_by(item_versions.c.version))
+            }
+            in_2025 = await queries.get_item(conn, "500240:6", datetime(2025, 6, 1, tzinfo=UTC))
+    finally:
+        await db.engine.dispose()
+    assert {v: s[:2] for v, s in spans.items()} == {
+        1: ("2025-01-19T16:00:00Z", "2026-02-01T00:00:00Z"),
+        2: ("2026-02-01T00:00:00Z", "2026-03-01T00:00:00Z"),
+        3: ("2026-03-01T00:00:00Z", None),
+    }
+    assert spans[1][2]["recorded_at"] == "2026-01-05T00:00:00Z"
+    assert (spans[3][2]["status"], spans[3][2]["name"]) == ("retired", "新")
+    assert in_2025 is not None and in_2025["version"] == 1
