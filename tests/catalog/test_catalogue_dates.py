@@ -22,12 +22,14 @@ from onecard_events.database import open_database, sqlite_url
 from onecard_events.migrations import upgrade
 from onecard_events.tables import events
 from onecard_events.times import aware
+from onecard_service.settings import Settings
 from sqlalchemy import select
 
 from tests.catalog.test_catalog_api import COUNTS, V1, assert_problem, new_item, post, running
+from tests.catalog.test_catalog_events import distributed_catalog
 from tests.support.platform import RunningPlatform
 
-__all__ = ["running"]  # the fixture, shared with test_catalog_api
+__all__ = ["distributed_catalog", "running"]  # the fixtures, shared with the other catalog tests
 SEEDS = extract.default_seeds_dir()
 # 成文日期: the first date line of each document, under the issuing office.
 DOCUMENT_DATE = re.compile(r"^\s*(20\d\d)年(\d{1,2})月(\d{1,2})日\s*$", re.MULTILINE)
@@ -157,31 +159,34 @@ async def test_same_date_goes_to_the_version_recorded_last(running: RunningPlatf
 
 
 async def test_retirement_with_a_date(running: RunningPlatform) -> None:
-    await post(running, "/items", new_item())
+    await post(running, "/items", new_item("500106:91"))
     soon = datetime.now(UTC).replace(microsecond=0) + timedelta(days=10)
     too_early = await running.client.delete(
-        f"{V1}/items/500106:90", params={"effective_from": "2001-01-01T00:00:00Z"}, headers=running.admin
+        f"{V1}/items/500106:91", params={"effective_from": "2001-01-01T00:00:00Z"}, headers=running.admin
     )
     assert_problem(too_early, 422, "effective_from")
     retired = await running.client.delete(
-        f"{V1}/items/500106:90", params={"effective_from": iso(soon)}, headers=running.admin
+        f"{V1}/items/500106:91", params={"effective_from": iso(soon)}, headers=running.admin
     )
     assert retired.status_code == 200, retired.text
     assert (retired.json()["status"], retired.json()["effective_from"]) == ("retired", iso(soon))
 
-    before = await item_at(running, "500106:90", iso(soon - timedelta(seconds=1)))
+    before = await item_at(running, "500106:91", iso(soon - timedelta(seconds=1)))
     assert (before.status_code, before.json()["status"]) == (200, "active")
-    gone = assert_problem(await item_at(running, "500106:90", iso(soon)), 404)
+    gone = assert_problem(await item_at(running, "500106:91", iso(soon)), 404)
     assert gone["code"] == "no_longer_in_force"
     now_listed = [i["item_id"] for i in await listed(running, jurisdiction="500106")]
-    assert "500106:90" in now_listed, "in force until its retirement takes effect"
+    assert "500106:91" in now_listed, "in force until its retirement takes effect"
     after_listed = [i["item_id"] for i in await listed(running, jurisdiction="500106", as_of=iso(soon))]
-    assert "500106:90" not in after_listed
+    assert "500106:91" not in after_listed
     retired_then = await listed(running, status="retired", as_of=iso(soon))
-    assert [i["item_id"] for i in retired_then] == ["500106:90"]
+    assert [i["item_id"] for i in retired_then] == ["500106:91"]
     # Once recorded, a retirement takes no more revisions (publish a new item instead).
     assert_problem(
-        await running.client.put(f"{V1}/items/500106:90", json=new_item(name="z"), headers=running.admin), 409
+        await running.client.put(
+            f"{V1}/items/500106:91", json=new_item("500106:91", name="z"), headers=running.admin
+        ),
+        409,
     )
 
 
@@ -209,6 +214,14 @@ async def test_effective_from_needs_a_time_with_an_offset(running: RunningPlatfo
         f"{V1}/items/500106:90", params={"effective_from": value}, headers=running.admin
     )
     assert_problem(deleted, 422, "effective_from")
+
+
+async def test_dates_on_postgresql(distributed_catalog: tuple[RunningPlatform, Settings]) -> None:
+    """The same answers from the distributed catalog (PostgreSQL), where times compare natively."""
+    running, _ = distributed_catalog
+    await test_shizhu_item_in_force_from_its_documents_date(running)
+    await test_revision_with_a_future_date_is_seen_only_from_then(running)
+    await test_retirement_with_a_date(running)
 
 
 # -- a catalogue recorded before dates were kept ---------------------------------------------------
