@@ -17,6 +17,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from onecard_contracts.catalog_view import CatalogViewProjection
+from onecard_contracts.catalogue_events import registry as catalogue_events
 from onecard_events.checkpoint import Checkpoint, load_checkpoints
 from onecard_events.database import Database, open_database, sqlite_url
 from onecard_events.kafka import KafkaPublisher, service_topic
@@ -186,9 +187,11 @@ class ServiceRuntime:
     def add_projection(
         self, projection: Projection, sources: Sequence[str], batch_size: int = 1000
     ) -> ProjectionRunner:
-        """Feed `projection` (tables in this service's database) from services' events."""
+        """Feed `projection` (tables in this service's database) from services' events; the
+        catalogue's events reach it lifted to their current versions (stored and published
+        payloads keep the version they were written with)."""
         source = self.platform.events_of(sources, client_id=f"onecard-{projection.name}")
-        runner = ProjectionRunner(projection, source, self.db, batch_size=batch_size)
+        runner = ProjectionRunner(projection, source, self.db, catalogue_events, batch_size=batch_size)
         self.projections.append(runner)
         self.add_worker(projection.name, runner.run)
         # A projection polls all the time, so it always has work: it is stuck when it has not
