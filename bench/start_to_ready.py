@@ -50,10 +50,14 @@ async def until_ready(url: str, process: subprocess.Popen[bytes], started: float
             await asyncio.sleep(0.01)
 
 
+def launch_bare(port: int) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-c", BARE_APP, str(port)])
+
+
 async def bare() -> float:
     port = free_port()
     started = time.perf_counter()
-    process = subprocess.Popen([sys.executable, "-c", BARE_APP, str(port)])
+    process = launch_bare(port)
     try:
         return await until_ready(f"http://127.0.0.1:{port}", process, started)
     finally:
@@ -87,7 +91,7 @@ async def main() -> None:
         reference.append(await bare())
         ready, items = await platform()
         ours.append(ready)
-        print(f"round {i + 1}: bare app {reference[-1]:.2f} s, onecard up {ready:.2f} s ({items} items reported)")
+        print(f"round {i + 1}: bare app {reference[-1]:.2f} s, onecard up {ready:.2f} s ({items} items)")
     project, baseline = statistics.median(ours), statistics.median(reference)
     print(f"onecard up start-to-ready: median {project:.2f} s")
     print(f"bare FastAPI app (reference): median {baseline:.2f} s")
