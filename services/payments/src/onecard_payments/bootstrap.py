@@ -21,7 +21,8 @@ def build(platform: Platform) -> ServiceRuntime:
     runtime = ServiceRuntime("payments", platform, registry, MIGRATIONS)
     runtime.keep_catalog_view()
     # Identity's cards and signing keys, from its events: e-card codes are checked and cards
-    # resolved without calling identity on the request path.
+    # resolved without calling identity on the request path; the codes identity's verifications
+    # used go into ecard_nonces (one use platform-wide, ADR 0012).
     runtime.add_projection(IdentityView(), ["identity"])
     reader = IdentityEcardReader(runtime.db, platform.personal_data, platform.settings.region)
     # The bank is the simulated adapter (adapters/simulated_bank.py); a real bank client plugs in
@@ -35,6 +36,7 @@ def build(platform: Platform) -> ServiceRuntime:
         cards=reader,
         config=PaymentsConfig.from_env(),
         metrics=PaymentMetrics(runtime.metrics),
+        code_uses=platform.code_uses,
     )
     runtime.app.state.payments = ctx
     runtime.app.include_router(router)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from onecard_contracts.code_uses import CodeUses
 from onecard_events.database import Database
 from onecard_events.store import EventStore
 from onecard_service.privacy import PersonalDataKeys
@@ -51,3 +52,5 @@ class PaymentsContext:
     cards: CardDirectory
     config: PaymentsConfig
     metrics: PaymentMetrics
+    # Embedded only: the claim shared with identity, so a code is used once across both (ADR 0012).
+    code_uses: CodeUses | None = None
