@@ -131,7 +131,7 @@ async def _window(first: Callable[[], Awaitable[Any]], seen_by_other: Callable[[
     return time.monotonic() - answered
 
 
-def _report(direction: str, windows: list[float]) -> None:
+def report(direction: str, windows: list[float]) -> None:
     ordered = sorted(windows)
     p95 = ordered[max(0, round(0.95 * len(ordered)) - 1)]
     print(
@@ -162,7 +162,7 @@ async def test_window_distributed(distributed: RunningPlatform, first_at: str) -
 
         windows.append(await _window(first, functools.partial(seen_at, running, use)))
         assert await use_at[other](qr) == (False, "qr_reused")
-    _report(f"{first_at} -> {other}", windows)
+    report(f"{first_at} -> {other}", windows)
 
 
 async def test_distributed_without_the_wait_a_code_is_still_used_once_per_service(
