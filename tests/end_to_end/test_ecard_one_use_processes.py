@@ -27,10 +27,10 @@ from onecard_service.privacy import PersonalDataKeys
 from sqlalchemy import Column, select
 
 from tests.end_to_end.test_ecard_one_use import DISTRIBUTED_WINDOW_S, report
-from tests.support import people
+from tests.support import people, processes
 from tests.support.names import unique
 from tests.support.platform import ADMIN_TOKEN
-from tests.support.processes import ServiceGroup, distributed_env, run_onecard
+from tests.support.processes import ServiceGroup, distributed_env
 from tests.support.public_api import Place, ok, place_with_merchant
 from tests.support.waiting import eventually
 
@@ -40,18 +40,12 @@ CODES = 10
 
 
 @pytest.fixture
-async def served(pg_url: str, kafka_bootstrap: str, tmp_path: Path) -> AsyncIterator[ServiceGroup]:
+async def platform(pg_url: str, kafka_bootstrap: str, tmp_path: Path) -> AsyncIterator[ServiceGroup]:
     env = await distributed_env(
         pg_url, kafka_bootstrap, topic_prefix=unique("ecard") + ".", admin_token=ADMIN_TOKEN, private_key=True
     )
-    env.pop("OTEL_EXPORTER_OTLP_ENDPOINT", None)
-    await run_onecard("migrate", env=env)
-    group = ServiceGroup.serve(SERVED, env, logs=tmp_path, migrate=False, host="127.0.0.1")
-    try:
-        await group.start(timeout=90)
+    async with processes.served(SERVED, env, tmp_path) as group:
         yield group
-    finally:
-        group.stop()
 
 
 async def holds(db: Database, column: Column[Any], value: str) -> bool:
@@ -59,18 +53,18 @@ async def holds(db: Database, column: Column[Any], value: str) -> bool:
         return (await conn.execute(select(column).where(column == value))).first() is not None
 
 
-async def test_a_reuse_at_the_other_service_after_the_window_is_refused(served: ServiceGroup) -> None:
-    keys = PersonalDataKeys(bytes.fromhex(served.env["ONECARD_PII_KEY"]))
-    identity, payments = served.base("identity"), served.base("payments")
+async def test_a_reuse_at_the_other_service_after_the_window_is_refused(platform: ServiceGroup) -> None:
+    keys = PersonalDataKeys(bytes.fromhex(platform.env["ONECARD_PII_KEY"]))
+    identity, payments = platform.base("identity"), platform.base("payments")
     identity_db, payments_db = (
-        served["identity"].database("identity"),
-        served["payments"].database("payments"),
+        platform["identity"].database("identity"),
+        platform["payments"].database("payments"),
     )
-    async with httpx.AsyncClient(headers=served["catalog"].admin, timeout=30) as c:
-        merchant = await place_with_merchant(c, served.base("catalog"), PLACE)
+    async with httpx.AsyncClient(headers=platform["catalog"].admin, timeout=30) as c:
+        merchant = await place_with_merchant(c, platform.base("catalog"), PLACE)
         venue = ok(
             await c.post(
-                f"{served.base('catalog')}/catalog/v1/clients",
+                f"{platform.base('catalog')}/catalog/v1/clients",
                 json={"role": "venue", "name": "一码一用闸机", "venues": [PLACE.venue_id]},
             ),
             201,
