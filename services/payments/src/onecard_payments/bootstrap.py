@@ -12,6 +12,7 @@ from .adapters.simulated_bank import BankRules, SimulatedCardBank
 from .domain.events import registry
 from .entrypoints.api import router
 from .handlers.context import PaymentsConfig, PaymentsContext
+from .handlers.nonces import keep_purging_nonces
 from .handlers.recovery import recover_at_start, run_recovery
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -46,4 +47,5 @@ def build(platform: Platform) -> ServiceRuntime:
     # first of request and recovery to finish a payment wins.
     runtime.add_startup_step("recovery", lambda: recover_at_start(ctx), timeout=2.0)
     runtime.add_worker("recovery", lambda stop: run_recovery(ctx, stop))
+    runtime.add_worker("nonce-purge", lambda stop: keep_purging_nonces(ctx, stop))
     return runtime
