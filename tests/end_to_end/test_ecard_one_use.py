@@ -36,7 +36,8 @@ from tests.support.platform import RunningPlatform
 from tests.support.waiting import eventually
 
 # What the distributed mode promises (docs/identity-qr.md): a reuse at the other service later than
-# this after the first use's answer is refused. Measured: well under it (see the window tests).
+# this after the first use's answer is refused. Measured: median well under 0.5 s, outliers of seconds
+# on a loaded machine (docs/adr/0012-one-use-per-ecard-code.md).
 DISTRIBUTED_WINDOW_S = 15.0
 ROUNDS = 20
 
