@@ -22,7 +22,7 @@ import pytest
 from onecard_contracts.ecard_code import CODE_USE_PURPOSE, card_subject, code_use_input, parse_qr
 from onecard_events.database import Database
 from onecard_identity.adapters.tables import qr_nonces
-from onecard_payments.adapters.tables import ecard_nonces, identity_cards
+from onecard_payments.adapters.tables import ecard_nonces, identity_cards, identity_signing_keys
 from onecard_service.privacy import PersonalDataKeys
 from sqlalchemy import Column, select
 
@@ -132,7 +132,11 @@ async def test_a_reuse_at_the_other_service_after_the_window_is_refused(platform
             windows = []
             for _ in range(CODES):
                 qr = ok(await c.post(f"{identity}/identity/v1/cards/{card['card_no']}/qr"))["qr"]
-                use = keys.keyed_hash(code_use_input(parse_qr(qr)), CODE_USE_PURPOSE)
+                code = parse_qr(qr)
+                use = keys.keyed_hash(code_use_input(code), CODE_USE_PURPOSE)
+                # The signing key reaches payments with the first code (docs/identity-qr.md).
+                key_known = functools.partial(holds, payments_db, identity_signing_keys.c.kid, code.kid)
+                await eventually(key_known, what="the signing key at payments")
                 assert await uses[first](qr) == (True, None)
                 answered_at = time.monotonic()
                 db, column = tables[other]
