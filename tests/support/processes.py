@@ -216,7 +216,7 @@ def up(data_dir: Path, env: dict[str, str] | None = None, *, port: int | None = 
     """`onecard up`: the whole platform in one process, embedded mode (not started yet)."""
     port = port or free_port()
     command = [str(ONECARD), "up", "--port", str(port), "--data-dir", str(data_dir)]
-    return ChildProcess("onecard up", command, port, "/catalog/readyz", env or embedded_env())
+    return ChildProcess("onecard up", command, port, "/readyz", env or embedded_env())  # all five
 
 
 @dataclass

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .checkpoint import Checkpoint, delete_checkpoints, load_checkpoints, save_checkpoints
 from .cloudevents import InvalidCloudEvent, from_kafka
+from .consistency import Mark, partition_of
 from .database import Database
 from .leadership import leadership
 from .model import Position, RecordedEvent
@@ -53,6 +54,19 @@ class EventSource(Protocol):
         """After an empty fetch: whether the source has nothing more to give right now."""
         ...
 
+    def reads(self, service: str) -> bool:
+        """Whether this source carries the service's events."""
+        ...
+
+    def mark_target(self, mark: Mark) -> tuple[str, Checkpoint] | None:
+        """The checkpoint a reader must reach to have applied `mark` (None: only the head tells)."""
+        ...
+
+    async def head(self, service: str) -> dict[str, Checkpoint]:
+        """The checkpoints a reader must reach to have applied all of the service's events that
+        exist now (its store's head; the ends of its topic's partitions)."""
+        ...
+
 
 class StoreLogSource:
     """Reads the logs of one or more event stores in their gap-free order (embedded mode)."""
@@ -74,15 +88,35 @@ class StoreLogSource:
                 if batch:
                     self._positions[key] = batch[-1].position
                     out += [Delivery(key, r) for r in batch]
-            if out or time.monotonic() >= deadline:
+            remaining = deadline - time.monotonic()
+            if out or remaining <= 0:
                 return out
-            await asyncio.sleep(self.poll_interval)
+            await self._next_commit(min(self.poll_interval, remaining))
+
+    async def _next_commit(self, timeout: float) -> None:
+        """Sleep until a store commits in this process, or `timeout` (another process's commits
+        are only seen by polling)."""
+        waits = [asyncio.ensure_future(s.commit_signal().wait()) for s in self.stores.values()]
+        try:
+            await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waits:
+                w.cancel()
 
     async def stop(self) -> None:
         return None
 
     def fully_fetched(self) -> bool:
         return True  # an empty fetch read every store to its head
+
+    def reads(self, service: str) -> bool:
+        return f"store:{service}" in self.stores
+
+    def mark_target(self, mark: Mark) -> tuple[str, Checkpoint] | None:
+        return f"store:{mark.service}", Checkpoint(mark.position)
+
+    async def head(self, service: str) -> dict[str, Checkpoint]:
+        return {f"store:{service}": Checkpoint(await self.stores[f"store:{service}"].head())}
 
 
 class KafkaSource:
@@ -98,9 +132,12 @@ class KafkaSource:
         topics: Sequence[str],
         client_id: str = "onecard-projection",
         on_invalid: InvalidHandler | None = None,
+        topic_of: Mapping[str, str] | None = None,
     ) -> None:
         self.bootstrap = bootstrap
         self.topics = list(topics)
+        # Service name -> its topic, for consistency marks (which name services).
+        self.topic_of = dict(topic_of or {})
         self.client_id = client_id
         self.on_invalid = on_invalid
         self._consumer: AIOKafkaConsumer | None = None
@@ -192,6 +229,38 @@ class KafkaSource:
             self.lag().values()
         )
 
+    def reads(self, service: str) -> bool:
+        return self.topic_of.get(service) in self.topics
+
+    def mark_target(self, mark: Mark) -> tuple[str, Checkpoint] | None:
+        topic = self.topic_of.get(mark.service)
+        if mark.key_hash is None or self._consumer is None or topic is None:
+            return None
+        partitions = sum(1 for tp in self._consumer.assignment() if tp.topic == topic)
+        if not partitions:
+            return None
+        return f"{topic}:{partition_of(mark.key_hash, partitions)}", Checkpoint(mark.position)
+
+    async def head(self, service: str) -> dict[str, Checkpoint]:
+        """The end offsets of the service's topic, asked of the broker now (one request; a
+        source that is not reading, e.g. on a standby replica, asks with a consumer of its own)."""
+        topic = self.topic_of[service]
+        if self._consumer is not None:
+            ends = await self._consumer.end_offsets(
+                [tp for tp in self._consumer.assignment() if tp.topic == topic]
+            )
+        else:
+            probe = AIOKafkaConsumer(
+                bootstrap_servers=self.bootstrap, client_id=self.client_id, group_id=None
+            )
+            await probe.start()
+            try:
+                found = (await probe._client.fetch_all_metadata()).partitions_for_topic(topic) or set()
+                ends = await probe.end_offsets([TopicPartition(topic, p) for p in found])
+            finally:
+                await probe.stop()
+        return {f"{tp.topic}:{tp.partition}": Checkpoint(kafka_offset=end - 1) for tp, end in ends.items()}
+
     def lag(self) -> dict[tuple[str, int], int]:
         """Messages not yet fetched per partition, from the broker's last reported high-water mark."""
         if self._consumer is None:
@@ -261,6 +330,8 @@ class ProjectionRunner:
         self.current = False
         self.standby = False
         self.created_at = time.time()
+        # Set (and replaced) after every committed batch: what consistency waits listen to.
+        self._progress = asyncio.Event()
 
     async def start(self) -> None:
         async with self.db.engine.connect() as conn:
@@ -314,6 +385,8 @@ class ProjectionRunner:
             raise
         self.checkpoints.update(changed)
         self.applied += applied
+        self._progress.set()
+        self._progress = asyncio.Event()
         return applied
 
     async def _apply_traced(self, conn: AsyncConnection, event: RecordedEvent, source: str) -> None:
@@ -371,6 +444,27 @@ class ProjectionRunner:
         starting.result()
         return True
 
+    async def reach(self, targets: Mapping[str, Checkpoint], deadline: float) -> bool:
+        """Wait until this view has applied up to every target checkpoint, or `deadline`
+        (monotonic) passes; returns whether it got there. On standby another replica applies
+        the events, so its checkpoints are read from the database."""
+        while True:
+            seen = await self._seen_checkpoints()
+            if all(_reached(seen.get(key), target) for key, target in targets.items()):
+                return True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            progress = self._progress
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(progress.wait(), min(remaining, 0.05 if self.standby else remaining))
+
+    async def _seen_checkpoints(self) -> Mapping[str, Checkpoint]:
+        if not self.standby:
+            return self.checkpoints
+        async with self.db.engine.connect() as conn:
+            return await load_checkpoints(conn, self.projection.name)
+
     def lag_seconds(self, now: float | None = None) -> float:
         """How old the newest state this read model surely reflects is (before its first catch-up,
         counted from the runner's creation)."""
@@ -382,3 +476,10 @@ class ProjectionRunner:
             await self.projection.reset(conn)
             await delete_checkpoints(conn, self.projection.name)
         self.checkpoints = {}
+
+
+def _reached(seen: Checkpoint | None, target: Checkpoint) -> bool:
+    if target.kafka_offset is not None:
+        offset = seen.kafka_offset if seen is not None and seen.kafka_offset is not None else -1
+        return offset >= target.kafka_offset
+    return seen is not None and seen.position >= target.position

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -17,10 +18,14 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from onecard_contracts.catalog_view import CatalogViewProjection
 from onecard_contracts.code_uses import CodeUses
+from onecard_events.checkpoint import Checkpoint, load_checkpoints
 from onecard_events.database import Database, open_database, sqlite_url
 from onecard_events.kafka import KafkaPublisher, service_topic
 from onecard_events.migrations import upgrade
+from onecard_events.model import Position
 from onecard_events.registry import EventRegistry
+from onecard_events.relay import READER as RELAY_READER
+from onecard_events.relay import SOURCE as RELAY_SOURCE
 from onecard_events.relay import Relay, RelayMetrics
 from onecard_events.store import EventStore, StoreMetrics
 from onecard_events.subscription import EventSource, KafkaSource, Projection, ProjectionRunner, StoreLogSource
@@ -34,12 +39,15 @@ from prometheus_client.registry import Collector
 from sqlalchemy import text
 
 from .auth import ClientRevoked, RevocationList, TokenSigner, TokenVerifier, load_private_key, load_public_key
+from .freshness import ConsistencyMiddleware, ViewFreshness
 from .observability import HttpMetrics, configure_logging, exporting_tracer_provider
 from .privacy import PersonalDataKeys
 from .problems import install_problem_handlers
 from .settings import Secrets, Settings, resolve_secrets
 
 log = logging.getLogger(__name__)
+# How long a write's answer waits for the relay to publish it (answer_when_published).
+PUBLISH_WAIT_SECONDS = 2.0
 Worker = Callable[[asyncio.Event], Awaitable[None]]
 
 
@@ -89,8 +97,10 @@ class Platform:
     def events_of(self, services: Sequence[str], client_id: str) -> EventSource:
         """A source of the given services' events: their logs (embedded) or topics (distributed)."""
         if self.settings.kafka_bootstrap and not self.embedded:
-            topics = [service_topic(s, self.settings.topic_prefix) for s in services]
-            return KafkaSource(self.settings.kafka_bootstrap, topics, client_id)
+            topic_of = {s: service_topic(s, self.settings.topic_prefix) for s in services}
+            return KafkaSource(
+                self.settings.kafka_bootstrap, list(topic_of.values()), client_id, topic_of=topic_of
+            )
         return StoreLogSource([self.store(s) for s in services])
 
     async def follow_revocations(self, stop: asyncio.Event) -> None:
@@ -165,6 +175,11 @@ class ServiceRuntime:
         self._relay_metrics: RelayMetrics | None = None
         self._relay_behind = False  # the relay has committed events it has not published yet
         self._views_current = False
+        self.freshness = ViewFreshness(name, self.projections, platform.settings.consistency_wait_seconds)
+        # Distributed: whether a write's answer waits until its events are on Kafka (the services
+        # whose events other services check requests against: see docs/consistency.md).
+        self.answer_when_published = False
+        self._relay_now: Relay | None = None
         self.app = self._create_app()
 
     def add_worker(self, name: str, worker: Worker) -> None:
@@ -206,6 +221,13 @@ class ServiceRuntime:
         app.state.runtime = self
         install_problem_handlers(app)
         HttpMetrics(self.metrics, self.name).install(app)
+        app.add_middleware(
+            ConsistencyMiddleware,
+            service=self.name,
+            freshness=self.freshness,
+            last_committed=lambda: self.store.last_committed,
+            published=self._published_if_asked,
+        )
 
         @app.get(f"{prefix}/healthz", include_in_schema=False)
         async def healthz() -> dict[str, str]:
@@ -213,18 +235,8 @@ class ServiceRuntime:
 
         @app.get(f"{prefix}/readyz", include_in_schema=False)
         async def readyz(request: Request) -> Response:
-            if not self.ready:
-                return JSONResponse({"status": "starting"}, status_code=503)
-            if behind := self.views_behind():
-                return JSONResponse({"status": "catching up", "views": behind}, status_code=503)
-            if stuck := self.supervisor.stuck():
-                return JSONResponse({"status": "workers stuck", "workers": stuck}, status_code=503)
-            try:
-                async with self.db.engine.connect() as conn:
-                    await conn.execute(text("SELECT 1"))
-            except Exception as exc:
-                return JSONResponse({"status": "database unavailable", "detail": type(exc).__name__}, 503)
-            return JSONResponse({"status": "ready"})
+            status, body = await self.readiness()
+            return JSONResponse(body, status_code=status)
 
         @app.get(f"{prefix}/metrics", include_in_schema=False)
         async def metrics() -> Response:
@@ -236,6 +248,21 @@ class ServiceRuntime:
                 app, tracer_provider=provider, excluded_urls="healthz,readyz,metrics"
             )
         return app
+
+    async def readiness(self) -> tuple[int, dict[str, Any]]:
+        """What /readyz answers: 200 once started, views current, no worker stuck, database up."""
+        if not self.ready:
+            return 503, {"status": "starting"}
+        if behind := self.views_behind():
+            return 503, {"status": "catching up", "views": behind}
+        if stuck := self.supervisor.stuck():
+            return 503, {"status": "workers stuck", "workers": stuck}
+        try:
+            async with self.db.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except Exception as exc:
+            return 503, {"status": "database unavailable", "detail": type(exc).__name__}
+        return 200, {"status": "ready"}
 
     def views_behind(self) -> list[str]:
         """The views that have not yet applied what their sources held when the service started
@@ -288,9 +315,32 @@ class ServiceRuntime:
 
             relay = Relay(self.store, publisher, lambda _r: topic, metrics=self._relay_metrics)
             relay.on_progress = caught_up
+            self._relay_now = relay
             await relay.run(stop)
         finally:
             await publisher.stop()
+
+    async def _published_if_asked(self, position: Position) -> None:
+        """Return once the relay (this replica's or another's) has published `position`, for at
+        most PUBLISH_WAIT_SECONDS: the write is committed either way, and a token still works."""
+        if (
+            not self.answer_when_published
+            or self.platform.embedded
+            or not self.platform.settings.kafka_bootstrap
+        ):
+            return
+        deadline = time.monotonic() + PUBLISH_WAIT_SECONDS
+        while time.monotonic() < deadline:
+            relay = self._relay_now
+            if relay is not None and relay.leading:
+                if await relay.wait_published(position, deadline):
+                    return
+                continue
+            async with self.db.engine.connect() as conn:
+                published = (await load_checkpoints(conn, RELAY_READER)).get(RELAY_SOURCE, Checkpoint())
+            if published.position >= position:
+                return
+            await asyncio.sleep(0.02)
 
     async def stop(self) -> None:
         self.ready = False

@@ -32,8 +32,12 @@ def build(platform: Platform) -> ServiceRuntime:
         metrics=VerificationMetrics(runtime.metrics),
         region=settings.region,
         partners=settings.partners,
+        views=runtime.freshness,
         code_uses=platform.code_uses,
     )
+    # Payments checks cards and e-card codes against identity's events: a write is answered once
+    # it is on Kafka (distributed mode; verifications excepted, see handlers/verification.py).
+    runtime.answer_when_published = True
     runtime.app.state.identity = ctx
     runtime.app.include_router(routes(ctx))
     ctx.venues.follow(runtime.keep_catalog_view())

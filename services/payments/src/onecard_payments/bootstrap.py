@@ -37,6 +37,7 @@ def build(platform: Platform) -> ServiceRuntime:
         cards=reader,
         config=PaymentsConfig.from_env(),
         metrics=PaymentMetrics(runtime.metrics),
+        views=runtime.freshness,
         code_uses=platform.code_uses,
     )
     runtime.app.state.payments = ctx

@@ -29,6 +29,9 @@ class CreateProgram:
 async def create_program(
     ctx: Context, caller: Principal, cmd: CreateProgram, key: str | None
 ) -> tuple[int, dict[str, Any]]:
+    # A refusal on the item rests on the catalogue view: first let it catch up (outside the
+    # transaction, whose snapshot would not see what the view applies meanwhile).
+    await ctx.views.read("catalog", lambda: _item(ctx, cmd.item_id), ok=lambda i: item_refusal(i) is None)
     async with ctx.store.unit_of_work() as uow:
         conn = uow.connection
 
@@ -53,3 +56,8 @@ async def create_program(
         answer = await once(conn, f"programs|{caller.client_id}", key, asdict(cmd), effect)
         await uow.save()
     return answer
+
+
+async def _item(ctx: Context, item_id: str) -> dict[str, Any] | None:
+    async with ctx.db.engine.connect() as conn:
+        return await find_item(conn, item_id)

@@ -11,6 +11,7 @@ from onecard_contracts.regions import province_code
 from onecard_events.database import Database
 from onecard_events.store import EventStore
 from onecard_events.times import utcnow
+from onecard_service.freshness import ViewFreshness
 from onecard_service.privacy import PersonalDataKeys
 
 from ..domain.cards import card_subject
@@ -31,6 +32,8 @@ class Identity:
     metrics: VerificationMetrics
     region: str
     partners: tuple[str, ...]
+    # The catalogue view's catch-up, before a refusal that rests on it (unknown venue, terminal).
+    views: ViewFreshness
     # Tests replace the clock to move e-card codes past their expiry.
     clock: Callable[[], datetime] = field(default=utcnow)
     # Embedded only: the claim shared with payments, so a code is used once across both (ADR 0012).

@@ -27,6 +27,7 @@ from onecard_contracts.ecard_code import (
     time_refusal,
 )
 from onecard_contracts.regions import province_code
+from onecard_events import consistency
 from onecard_events.times import rfc3339
 from onecard_service.auth import Principal
 from onecard_service.idempotency import check_key
@@ -79,6 +80,10 @@ async def verify(
     if not caller.may_use_venue(venue_id):
         raise Problem(403, "this client may not verify cards at that venue")
     where = await ctx.venues.get(venue_id, terminal_id)
+    if where is None or method not in where.card_forms:
+        # Refused on the catalogue view's word: only once it has what the catalog has now.
+        await ctx.views.catch_up("catalog")
+        where = await ctx.venues.get(venue_id, terminal_id, fresh=True)
     if where is None:
         raise not_found("venue", venue_id)
     if method not in where.card_forms:
@@ -97,6 +102,10 @@ async def verify(
     )
     if answer.recorded is not None:
         ctx.metrics.observe(answer.recorded)
+    if answer.position is not None:
+        consistency.note_stream("identity", f"verification-{answer.verification_id}", answer.position)
+    # No other service refuses a request on a verification: the venue is answered at commit.
+    consistency.answer_early()
     person = answer.person_key
     return Verification(
         answer.verification_id,

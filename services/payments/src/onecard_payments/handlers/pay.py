@@ -71,7 +71,12 @@ async def pay_bill(
     idem = Idempotency.of(caller, key, {"op": f"pay:{bill_id}", "body": _fingerprint(ctx, cmd)})
     if stored := await idem.replay(ctx):
         return stored
-    merchant = await queries.merchant(ctx.db, bill.merchant_id)
+    by_ecard = isinstance(cmd, PayByEcard)
+    merchant = await ctx.views.read(
+        "catalog",
+        lambda: queries.merchant(ctx.db, bill.merchant_id),
+        ok=lambda m: m is not None and (m.agreement or not by_ecard),
+    )
     if merchant is None:
         raise Problem(409, f"merchant {bill.merchant_id!r} is no longer in the catalogue")
     attempt = await _prepare(ctx, cmd, merchant)
@@ -105,7 +110,11 @@ async def _prepare(ctx: PaymentsContext, cmd: PayCommand, merchant: MerchantView
         case PayByCard():
             if not ssn_is_valid(cmd.ssn):
                 return Attempt("card_account", Payer(), None, agreement, refusal="invalid_ssn")
-            card = await ctx.cards.card_state(cmd.card_no, cmd.issuer_region)
+            card = await ctx.views.read(
+                "identity",
+                lambda: ctx.cards.card_state(cmd.card_no, cmd.issuer_region),
+                ok=lambda c: c is None or c.status not in ("lost", "cancelled"),
+            )
             if card is not None and card.status in ("lost", "cancelled"):
                 return Attempt("card_account", Payer(), None, agreement, refusal=f"card_{card.status}")
             payer = Payer(
@@ -117,7 +126,12 @@ async def _prepare(ctx: PaymentsContext, cmd: PayCommand, merchant: MerchantView
         case PayByEcard():
             if not agreement:
                 raise invalid("method", "e-card bill pull is only available at an e-card agreement merchant")
-            holder = _claimed(ctx, await ctx.ecard.read(cmd.qr))
+            holder = _claimed(
+                ctx,
+                await ctx.views.read(
+                    "identity", lambda: ctx.ecard.read(cmd.qr), ok=lambda h: not _rests_on_identity(h)
+                ),
+            )
             if isinstance(holder, EcardRefusal):
                 return Attempt("ecard", Payer(), None, agreement, refusal=holder.reason, nonce=holder.nonce)
             cross = is_cross_region(holder.issuer_region, merchant.jurisdiction)
@@ -134,6 +148,11 @@ def _claimed(ctx: PaymentsContext, holder: EcardHolder | EcardRefusal) -> EcardH
     if holder.nonce is None or ctx.code_uses is None or ctx.code_uses.claim(holder.nonce, "payments"):
         return holder
     return EcardRefusal("qr_reused", holder.nonce)
+
+
+def _rests_on_identity(holder: EcardHolder | EcardRefusal) -> bool:
+    """A refusal that identity's view decided (its keys, its cards), not the code on its own."""
+    return isinstance(holder, EcardRefusal) and holder.reason not in ("qr_malformed", "qr_expired")
 
 
 async def _start(ctx: PaymentsContext, bill_id: str, attempt: Attempt, idem: Idempotency) -> Started:
