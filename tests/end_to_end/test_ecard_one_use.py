@@ -29,7 +29,7 @@ from onecard_payments.adapters.tables import ecard_nonces
 from onecard_payments.handlers.nonces import NONCE_RETENTION, purge_expired_nonces
 from sqlalchemy import select
 
-from tests.identity.helpers import seed_venue, verify_code
+from tests.identity.helpers import seed_venue, venue_headers, verify_code
 from tests.payments.helpers import WITH_IDENTITY, merchants, mint, open_bill, pay, register_ecard
 from tests.payments.helpers import ctx as payments_ctx
 from tests.support.platform import RunningPlatform
@@ -189,3 +189,31 @@ async def test_distributed_without_the_wait_a_code_is_still_used_once_per_servic
     await eventually(lambda: in_payments(running, use), timeout=DISTRIBUTED_WINDOW_S)
     assert await verified(running, qr) == (False, "qr_reused")
     assert await paid(running, merchant, qr) == (False, "qr_reused")
+
+
+async def test_distributed_a_reuse_sent_with_the_first_answers_token_is_refused_at_once(
+    distributed: RunningPlatform,
+) -> None:
+    """Read your own writes (Onecard-Consistency): the other service answers once its views cover
+    the first use, so a client that sends the token on is refused without any window."""
+    running = distributed
+    merchant, card_no = await world(running, 1307)
+    qr = await mint(running, card_no)
+    paid_first = await pay(running, await open_bill(running, merchant), {"method": "ecard", "qr": qr})
+    assert paid_first.json()["status"] == "settled", paid_first.text
+    token = {"Onecard-Consistency": paid_first.headers["Onecard-Consistency"]}
+    again = await verify_code(running, qr, headers={**venue_headers(running), **token})
+    assert (again.json()["verified"], again.json()["reason"]) == (False, "qr_reused")
+
+    qr = await mint(running, card_no)
+    verified_first = await verify_code(running, qr)
+    assert verified_first.json()["verified"] is True, verified_first.text
+    token = {"Onecard-Consistency": verified_first.headers["Onecard-Consistency"]}
+    bill = await open_bill(running, merchant)
+    declined = await pay(running, bill, {"method": "ecard", "qr": qr}, headers={**running.admin, **token})
+    assert declined.json() | {"payment_id": None} == {
+        "payment_id": None,
+        "bill_id": bill,
+        "status": "declined",
+        "reason": "qr_reused",
+    }

@@ -104,7 +104,9 @@ async def verify(
         ctx.metrics.observe(answer.recorded)
     if answer.position is not None:
         consistency.note_stream("identity", f"verification-{answer.verification_id}", answer.position)
-    # No other service refuses a request on a verification: the venue is answered at commit.
+    # The venue is answered at commit, not once on Kafka. Payments' one refusal that rests on a
+    # verification (`qr_reused` for a code used here, ADR 0012) is a 201 declined within its
+    # projection's lag; a client that sends this answer's token on is still answered after it.
     consistency.answer_early()
     person = answer.person_key
     return Verification(
