@@ -42,7 +42,7 @@ from tests.ops.test_deploy_artifacts import RULES, _all_expressions
 from tests.support import people
 from tests.support.names import unique
 from tests.support.ports import free_port
-from tests.support.processes import ChildProcess, ServiceGroup, distributed_env, run_onecard
+from tests.support.processes import ChildProcess, ServiceGroup, distributed_env, served
 from tests.support.public_api import Place, place_with_merchant, program_for
 from tests.support.public_api import ok as _ok
 from tests.support.servers import missing
@@ -117,14 +117,8 @@ async def platform(pg_url: str, kafka_bootstrap: str, live_dir: Path) -> AsyncIt
         ONECARD_SIMBANK_DECLINE_ABOVE_FEN="100000",
         ONECARD_SIMBANK_FAIL_ABOVE_FEN="100000",
     )
-    env.pop("OTEL_EXPORTER_OTLP_ENDPOINT", None)
-    await run_onecard("migrate", env=env)
-    live = ServiceGroup.serve(SERVICES, env, logs=live_dir, migrate=False, host="127.0.0.1")
-    try:
-        await live.start(timeout=90)
+    async with served(SERVICES, env, live_dir) as live:
         yield live
-    finally:
-        live.stop()
 
 
 @dataclass

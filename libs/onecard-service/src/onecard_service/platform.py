@@ -18,6 +18,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from onecard_contracts.catalog_view import CatalogViewProjection
 from onecard_contracts.catalogue_events import registry as catalogue_events
+from onecard_contracts.code_uses import CodeUses
 from onecard_events.checkpoint import Checkpoint, load_checkpoints
 from onecard_events.database import Database, open_database, sqlite_url
 from onecard_events.kafka import KafkaPublisher, service_topic
@@ -61,6 +62,10 @@ class Platform:
         self._databases: dict[str, Database] = {}
         self._stores: dict[str, EventStore] = {}
         self._revocation_feed_started = False
+        # The e-card codes' in-process claim shared by identity and payments (one process only;
+        # set by the composition, docs/adr/0012); None: each service's nonce table and the
+        # projection of the other's uses.
+        self.code_uses: CodeUses | None = None
 
     @property
     def embedded(self) -> bool:

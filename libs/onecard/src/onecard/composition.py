@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from onecard_contracts.code_uses import SharedCodeUses
 from onecard_events.topology import SERVICES
 from onecard_service.platform import Platform, ServiceRuntime
 
@@ -23,6 +24,11 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 def build_services(platform: Platform, names: Sequence[str] = SERVICES) -> list[ServiceRuntime]:
     runtimes = []
+    if platform.embedded and platform.code_uses is None:
+        # Identity and payments in one process: an e-card code is claimed by the first of them,
+        # even when fired at both at once (docs/adr/0012). Distributed, each learns the other's
+        # uses from its events, within the projection's lag.
+        platform.code_uses = SharedCodeUses()
     for name in names:
         if name not in SERVICES:
             raise SystemExit(f"unknown service {name!r}; choose from {', '.join(SERVICES)}")

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from onecard_contracts.code_uses import CodeUses
 from onecard_contracts.regions import province_code
 from onecard_events.database import Database
 from onecard_events.store import EventStore
@@ -35,6 +36,8 @@ class Identity:
     views: ViewFreshness
     # Tests replace the clock to move e-card codes past their expiry.
     clock: Callable[[], datetime] = field(default=utcnow)
+    # Embedded only: the claim shared with payments, so a code is used once across both (ADR 0012).
+    code_uses: CodeUses | None = None
 
     def now(self) -> datetime:
         return self.clock()

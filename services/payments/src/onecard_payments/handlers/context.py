@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from onecard_contracts.code_uses import CodeUses
 from onecard_events.database import Database
 from onecard_events.store import EventStore
 from onecard_service.freshness import ViewFreshness
@@ -54,3 +55,5 @@ class PaymentsContext:
     metrics: PaymentMetrics
     # The catalogue and identity views' catch-up, before a refusal that rests on them.
     views: ViewFreshness
+    # Embedded only: the claim shared with identity, so a code is used once across both (ADR 0012).
+    code_uses: CodeUses | None = None

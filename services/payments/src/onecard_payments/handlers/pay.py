@@ -126,8 +126,11 @@ async def _prepare(ctx: PaymentsContext, cmd: PayCommand, merchant: MerchantView
         case PayByEcard():
             if not agreement:
                 raise invalid("method", "e-card bill pull is only available at an e-card agreement merchant")
-            holder = await ctx.views.read(
-                "identity", lambda: ctx.ecard.read(cmd.qr), ok=lambda h: not _rests_on_identity(h)
+            holder = _claimed(
+                ctx,
+                await ctx.views.read(
+                    "identity", lambda: ctx.ecard.read(cmd.qr), ok=lambda h: not _rests_on_identity(h)
+                ),
             )
             if isinstance(holder, EcardRefusal):
                 return Attempt("ecard", Payer(), None, agreement, refusal=holder.reason, nonce=holder.nonce)
@@ -136,6 +139,15 @@ async def _prepare(ctx: PaymentsContext, cmd: PayCommand, merchant: MerchantView
             return Attempt("ecard", payer, holder.account_ref, agreement, nonce=holder.nonce)
         case PayOther():
             return Attempt("other", Payer(), None, agreement)
+
+
+def _claimed(ctx: PaymentsContext, holder: EcardHolder | EcardRefusal) -> EcardHolder | EcardRefusal:
+    """Embedded: claim the code before this payment records its use; a code identity took is
+    `qr_reused`, whatever else was wrong (ADR 0012). A payment that is then not recorded leaves
+    the code spent for identity (usable again here only)."""
+    if holder.nonce is None or ctx.code_uses is None or ctx.code_uses.claim(holder.nonce, "payments"):
+        return holder
+    return EcardRefusal("qr_reused", holder.nonce)
 
 
 def _rests_on_identity(holder: EcardHolder | EcardRefusal) -> bool:
@@ -150,9 +162,11 @@ async def _start(ctx: PaymentsContext, bill_id: str, attempt: Attempt, idem: Ide
         async with ctx.store.unit_of_work() as uow:
             conn = uow.connection
             await idem.reserve(conn)
-            if attempt.nonce is not None and not await payment_rows.consume_nonce(conn, attempt.nonce):
+            code_use = attempt.nonce
+            if code_use is not None and not await payment_rows.consume_nonce(conn, code_use):
                 # Used before (a replayed code): whatever else was wrong, this is the reason.
                 attempt = replace(attempt, payer=Payer(), account_ref=None, refusal="qr_reused")
+                code_use = None
             needs_bank = attempt.refusal is None and attempt.account_ref is not None
             bill = await uow.get(bill_stream(bill_id), Bill(bill_id))
             initiated = bill.initiate(
@@ -162,6 +176,7 @@ async def _start(ctx: PaymentsContext, bill_id: str, attempt: Attempt, idem: Ide
                 attempt.payer,
                 attempt.agreement_merchant,
                 at,
+                code_use,
             )
             outcome = None if needs_bank else _immediate_outcome(bill, payment_id, attempt, at)
             await payment_rows.insert_payment(
