@@ -113,9 +113,14 @@ class EventStore:
         # recorded nothing (a replay) answers with it as its consistency token.
         self.last_committed = Position()
         self._commit_signal: asyncio.Event | None = None
+        # Counts this process's appends and unit-of-work commits: a reader of the log that found
+        # its end and sees this unchanged knows nothing was written here since (an append
+        # committed later by other means is seen at the reader's next periodic look).
+        self.appends = 0
 
     def committed(self) -> None:
         """Wake this process's readers of the log (the unit of work calls it after a commit)."""
+        self.appends += 1
         if self._commit_signal is not None:
             self._commit_signal.set()
             self._commit_signal = None
@@ -215,6 +220,7 @@ class EventStore:
             # The transaction is spoilt either way: the caller's command is retried from the start.
             first = rows[0]
             raise ConcurrencyError(first["stream_id"], first["stream_version"] - 1) from exc
+        self.appends += 1
         if self.metrics is not None:
             self.metrics.latency.observe(time.perf_counter() - started)
             self.metrics.batch_size.observe(len(rows))

@@ -73,10 +73,16 @@ class EventSource(Protocol):
 class StoreLogSource:
     """Reads the logs of one or more event stores in their gap-free order (embedded mode)."""
 
+    # A SQLite store whose end a reader found, and that this process has not appended to since,
+    # is only queried again after this long: another process writing the same file (a tool, a
+    # test) is seen that late, and an idle platform makes no query every 50 ms per view and store.
+    QUIET_RECHECK = 1.0
+
     def __init__(self, stores: Sequence[EventStore], poll_interval: float = 0.05) -> None:
         self.stores = {f"store:{s.source}": s for s in stores}
         self.poll_interval = poll_interval
         self._positions: dict[str, Position] = {}
+        self._at_end: dict[str, tuple[int, float]] = {}  # key -> (store.appends, when) at its end
 
     async def start(self, checkpoints: Mapping[str, Checkpoint]) -> None:
         self._positions = {key: checkpoints.get(key, Checkpoint()).position for key in self.stores}
@@ -86,7 +92,12 @@ class StoreLogSource:
         while True:
             out: list[Delivery] = []
             for key, store in self.stores.items():
+                if self._quiet(key, store):
+                    continue
+                appends = store.appends  # before the read: an append during it is not missed
                 batch = await store.read_all(self._positions[key], max_events)
+                if len(batch) < max_events and not store.db.is_postgres:
+                    self._at_end[key] = (appends, time.monotonic())
                 if batch:
                     self._positions[key] = batch[-1].position
                     out += [Delivery(key, r) for r in batch]
@@ -94,6 +105,14 @@ class StoreLogSource:
             if out or remaining <= 0:
                 return out
             await self._next_commit(min(self.poll_interval, remaining))
+
+    def _quiet(self, key: str, store: EventStore) -> bool:
+        at_end = self._at_end.get(key)
+        return (
+            at_end is not None
+            and at_end[0] == store.appends
+            and time.monotonic() - at_end[1] < self.QUIET_RECHECK
+        )
 
     async def _next_commit(self, timeout: float) -> None:
         """Sleep until a store commits in this process, or `timeout` (another process's commits
