@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from onecard_catalog.domain.events import TerminalDecommissioned
+from onecard_contracts.ecard_code import parse_qr
 from onecard_identity.adapters.devtools import PartnerRegion, mint_qr
 from onecard_identity.handlers.keys import signing_key
 
@@ -40,6 +41,7 @@ EVENT_FIELDS = {
     "partner_region",
     "holder_key",
     "occurred_at",
+    "code_use",  # the e-card code's use, keyed-hashed (docs/adr/0012)
 }
 
 
@@ -67,6 +69,10 @@ async def test_main_flow(any_mode: RunningPlatform) -> None:
     assert first["jurisdiction"] == "500106" and first["issuer_region"] == "500106"
     assert first["partner_region"] is None and first["holder_key"]
     assert first["occurred_at"].endswith("Z")
+    assert first["code_use"] is None  # a physical card
+    jti = parse_qr(qr).claims.jti
+    used, replayed = events[1].data["code_use"], events[2].data["code_use"]
+    assert used == replayed and len(used) == 64 and jti not in used
     metrics = await any_mode.client.get("/identity/metrics")
     assert 'onecard_verifications_total{cross_region="false",method="electronic",reason="qr_reused",' in (
         metrics.text

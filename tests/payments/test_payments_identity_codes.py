@@ -10,15 +10,12 @@ import asyncio
 from datetime import timedelta
 
 import pytest
-from onecard_contracts import ecard_code as code_format
+from onecard_events.consistency import HEADER
 from onecard_events.model import utcnow
-from onecard_payments.adapters.tables import identity_cards
-from sqlalchemy import select
 
 from tests.payments.helpers import (
     WITH_IDENTITY,
     card,
-    ctx,
     ecard_code,
     merchants,
     mint,
@@ -27,7 +24,6 @@ from tests.payments.helpers import (
     register_ecard,
 )
 from tests.support.platform import RunningPlatform
-from tests.support.waiting import eventually
 
 
 @pytest.fixture
@@ -35,21 +31,15 @@ def services_under_test() -> tuple[str, ...]:
     return WITH_IDENTITY
 
 
-async def set_status(running: RunningPlatform, card_no: str, status: str) -> None:
-    """Change the card's status at identity and wait until payments' view has it."""
+async def set_status(running: RunningPlatform, card_no: str, status: str) -> dict[str, str]:
+    """Change the card's status at identity; returns headers that carry the change's consistency
+    token, for a payment that must see it (a refusal would catch up by itself; an acceptance
+    on a view that still says "active" would not)."""
     changed = await running.client.post(
         f"/identity/v1/cards/{card_no}/status", json={"status": status}, headers=running.admin
     )
     assert changed.status_code == 200, changed.text
-
-    card_key = running.platform.personal_data.keyed_hash(code_format.card_subject("500000", card_no), "card")
-
-    async def seen() -> bool:
-        async with ctx(running).db.engine.connect() as conn:
-            query = select(identity_cards.c.status).where(identity_cards.c.card_key == card_key)
-            return (await conn.execute(query)).scalar() == status
-
-    await eventually(seen)
+    return {**running.admin, HEADER: changed.headers[HEADER]}
 
 
 async def test_identity_codes_pay_once(any_mode: RunningPlatform) -> None:
@@ -110,8 +100,10 @@ async def test_lost_and_cancelled_cards_are_declined(embedded: RunningPlatform) 
     holder = {**card(503), "card_no": card_no}
     pending_code = await mint(running, card_no)  # shown before the card was reported lost
 
-    await set_status(running, card_no, "lost")
-    lost = await pay(running, await open_bill(running, merchant), {"method": "card_account", "card": holder})
+    seen_lost = await set_status(running, card_no, "lost")
+    lost = await pay(
+        running, await open_bill(running, merchant), {"method": "card_account", "card": holder}, seen_lost
+    )
     assert lost.json()["status"] == "declined" and lost.json()["reason"] == "card_lost"
     by_code = await pay(running, await open_bill(running, merchant), {"method": "ecard", "qr": pending_code})
     assert by_code.json()["reason"] == "card_lost"
@@ -119,13 +111,16 @@ async def test_lost_and_cancelled_cards_are_declined(embedded: RunningPlatform) 
     replay = await pay(running, await open_bill(running, merchant), {"method": "ecard", "qr": pending_code})
     assert replay.json()["reason"] == "qr_reused"
 
-    await set_status(running, card_no, "active")
+    await set_status(running, card_no, "active")  # the view still says lost: payments catches up
     found = await pay(running, await open_bill(running, merchant), {"method": "card_account", "card": holder})
     assert found.json()["status"] == "settled"
 
-    await set_status(running, card_no, "cancelled")
+    seen_cancelled = await set_status(running, card_no, "cancelled")
     cancelled = await pay(
-        running, await open_bill(running, merchant), {"method": "card_account", "card": holder}
+        running,
+        await open_bill(running, merchant),
+        {"method": "card_account", "card": holder},
+        seen_cancelled,
     )
     assert cancelled.json()["reason"] == "card_cancelled"
     # A card identity never registered (another region's, or not yet known) is left to the bank.

@@ -9,7 +9,7 @@ import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from onecard_events.kafka import service_topic
 
-from tests.support.processes import distributed_env, serve
+from tests.support.processes import distributed_env, serve, up
 from tests.support.waiting import eventually
 
 
@@ -52,3 +52,35 @@ async def test_the_first_report_after_ready_lists_the_whole_catalogue(
     finally:
         reporting.stop()
         catalog.stop()
+
+
+async def test_onecard_up_is_ready_when_all_five_are_and_then_reports_the_whole_catalogue(
+    tmp_path: Path,
+) -> None:
+    log = tmp_path / "up.log"
+    platform = up(tmp_path / "data")
+    platform.log = log
+    platform.launch()
+    try:
+        await platform.wait_ready(60, interval=0.02)
+        async with httpx.AsyncClient(base_url=platform.url, headers=platform.admin, timeout=10) as client:
+            at_ready = await client.get("/reporting/v1/progress", params={"year": 2026})
+            depth = await client.get("/reporting/v1/depth")
+            readiness = (await client.get("/readyz")).json()
+            items = (await client.get("/catalog/v1/items")).json()
+        assert at_ready.status_code == 200, at_ready.text
+        # Every service item with a category (support tasks carry no depth) of the catalogue.
+        service_items = {i["item_id"] for i in items if i["kind"] == "service" and i["categories"]}
+        assert {r["item_id"] for r in at_ready.json()["rows"]} == service_items
+        assert depth.json()["lag_seconds"] < 1.0, depth.json()
+        assert set(readiness["services"]) == {"catalog", "identity", "payments", "disbursement", "reporting"}
+        assert all(s == {"status": "ready"} for s in readiness["services"].values()), readiness
+
+        # The process says so too, once, with its start-to-ready time.
+        async def announced() -> list[str]:
+            return [line for line in log.read_text().splitlines() if line.startswith("onecard: ready")]
+
+        said = await eventually(announced, timeout=5, interval=0.02, what="onecard up says it is ready")
+        assert said[0].startswith("onecard: ready: all 5 services"), said
+    finally:
+        platform.stop()

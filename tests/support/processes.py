@@ -10,12 +10,13 @@ no flushing).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -215,7 +216,7 @@ def up(data_dir: Path, env: dict[str, str] | None = None, *, port: int | None = 
     """`onecard up`: the whole platform in one process, embedded mode (not started yet)."""
     port = port or free_port()
     command = [str(ONECARD), "up", "--port", str(port), "--data-dir", str(data_dir)]
-    return ChildProcess("onecard up", command, port, "/catalog/readyz", env or embedded_env())
+    return ChildProcess("onecard up", command, port, "/readyz", env or embedded_env())  # all five
 
 
 @dataclass
@@ -270,6 +271,22 @@ class ServiceGroup:
             p.send(sig)
         for p in self.processes.values():
             p.reap(timeout)
+
+
+@contextlib.asynccontextmanager
+async def served(
+    services: Sequence[str], env: dict[str, str], logs: Path, timeout: float = 90
+) -> AsyncIterator[ServiceGroup]:
+    """`onecard migrate` (as the chart's hook does), then `onecard serve` for each service on
+    loopback, logs in `logs`; ready on entry, stopped on exit. No tracing exporter."""
+    env.pop("OTEL_EXPORTER_OTLP_ENDPOINT", None)
+    await run_onecard("migrate", env=env)
+    group = ServiceGroup.serve(services, env, logs=logs, migrate=False, host="127.0.0.1")
+    try:
+        await group.start(timeout=timeout)
+        yield group
+    finally:
+        group.stop()
 
 
 def start_relay(pg_url: str, schema: str, bootstrap: str, topic: str) -> subprocess.Popen[bytes]:

@@ -3,6 +3,8 @@ the order the reasons are reported, and the recorded event's fields."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from onecard_identity.domain import verification as v
 
@@ -70,7 +72,10 @@ def test_recorded_event_fields_and_cross_region() -> None:
         "partner_region": "510000",
         "holder_key": "holder",
         "occurred_at": "2026-01-01T00:00:00Z",
+        "code_use": None,  # a physical card uses no code
     }
+    spent = v.recorded("id-4", where, "electronic", replace(known, nonce="use-hash"), "t")
+    assert spent.code_use == "use-hash"
     own = v.recorded("id-2", where, "electronic", known.refused_as("card_lost"), "t")
     assert (own.verified, own.reason) == (False, "card_lost")
     unknown = v.recorded("id-3", where, "physical", v.refused("no_terminal"), "t")

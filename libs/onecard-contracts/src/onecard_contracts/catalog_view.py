@@ -15,6 +15,7 @@ from onecard_events.migrations import create_declared_tables
 from onecard_events.model import RecordedEvent
 from onecard_events.sql import chunks, upsert, upsert_rows
 from onecard_events.tables import Json
+from onecard_events.times import parse_rfc3339, utcnow
 from sqlalchemy import Boolean, Column, MetaData, String, Table, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -136,19 +137,35 @@ class CatalogViewProjection:
         d = event.data
         match event.event_type:
             case "onecard.catalog.item_published":
-                item = d["item"]
+                item = {**d["item"], "effective_from": d.get("effective_from") or d.get("valid_from")}
                 row = {"item_id": item["item_id"], "jurisdiction": item["jurisdiction"]}
                 department = item.get("department") or ""
                 row |= {"department": department, "status": "active", "item": item}
                 self._upsert(catalog_items, row)
             case "onecard.catalog.item_retired":
-                self._update(catalog_items, (d["item_id"],), status="retired")
+                await self._retire(conn, d["item_id"], d.get("effective_from") or d.get("valid_from"))
             case _:
                 change = place_change(event, catalog_venues, catalog_terminals, catalog_merchants)
                 if change is not None and change.row is not None:
                     self._upsert(change.table, change.row)
                 elif change is not None:
                     self._update(change.table, change.key, **change.values)
+
+    async def _retire(self, conn: AsyncConnection, item_id: str, effective_from: str | None) -> None:
+        # The item keeps the moment its retirement takes effect (`retired_from`): a retirement
+        # dated ahead leaves the item in force until then (find_item).
+        key = (item_id,)
+        pending = self._upserts.get(catalog_items.name, {}).get(key)
+        if pending is not None:
+            item = pending["item"]
+        else:
+            query = select(catalog_items.c.item).where(catalog_items.c.item_id == item_id)
+            item = (await conn.execute(query)).scalar()
+            item = self._updates.get(catalog_items.name, {}).get(key, {}).get("item", item)
+        if item is None:
+            self._update(catalog_items, key, status="retired")
+            return
+        self._update(catalog_items, key, status="retired", item={**item, "retired_from": effective_from})
 
     def _upsert(self, table: Table, row: dict[str, Any]) -> None:
         key = _key(table, row)
@@ -220,7 +237,14 @@ async def find_merchant(conn: AsyncConnection, merchant_id: str) -> MerchantView
 
 
 async def find_item(conn: AsyncConnection, item_id: str) -> dict[str, Any] | None:
+    """The item as its latest recorded version says, `status` as of now: an item whose retirement
+    takes effect later is still `active`. (The view keeps one version per item: a revision dated
+    ahead shows its content already; the catalog's API answers per date.)"""
     row = (await conn.execute(select(catalog_items).where(catalog_items.c.item_id == item_id))).first()
     if row is None:
         return None
-    return {**row.item, "status": row.status}
+    status = row.status
+    retired_from = row.item.get("retired_from")
+    if status == "retired" and retired_from and parse_rfc3339(retired_from) > utcnow():
+        status = "active"
+    return {**row.item, "status": status}

@@ -23,6 +23,10 @@ from .regions import province_code as province_code
 
 QR_TTL_SECONDS = 60
 CLOCK_SKEW_SECONDS = 5
+# One use platform-wide (docs/adr/0012): a code's use is known, in every nonce table and on every
+# event that tells another service of it, by `keyed_hash(code_use_input(qr), CODE_USE_PURPOSE)`,
+# never by its raw `iss:jti`.
+CODE_USE_PURPOSE = "ecard-code-use"
 TYP = "onecard-qr"
 _REGION = re.compile(r"^\d{6}$")
 _TOKEN = re.compile(r"^[A-Za-z0-9_\-]{1,128}$")
@@ -63,6 +67,12 @@ class UnverifiedQr:
     def nonce(self) -> str:
         """What single use is keyed on: a jti is unique per issuing region."""
         return f"{self.claims.iss}:{self.claims.jti}"
+
+
+def code_use_input(qr: UnverifiedQr) -> str:
+    """What a code's use is hashed from: its `iss:jti`, hex-encoded, since the platform's keyed
+    hash folds case and a jti is case-sensitive base64url."""
+    return qr.nonce.encode().hex()
 
 
 def card_subject(province: str, card_no: str) -> str:

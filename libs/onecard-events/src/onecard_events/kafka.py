@@ -6,13 +6,13 @@ import asyncio
 import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-
-from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from typing import TYPE_CHECKING
 
 from .cloudevents import Headers
 from .topology import SERVICES
+
+if TYPE_CHECKING:  # imported where Kafka is used: the embedded mode never pays for aiokafka
+    from aiokafka import AIOKafkaProducer
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,9 @@ def platform_topics(
 
 async def create_topics(bootstrap: str, specs: Sequence[TopicSpec], replication: int = 1) -> list[str]:
     """Create missing topics with explicit partitions and retention; returns the ones created."""
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+    from aiokafka.errors import TopicAlreadyExistsError
+
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     created: list[str] = []
@@ -89,7 +92,9 @@ class KafkaPublisher:
     """Idempotent producer with acks=all: per-partition order holds even when sends are retried."""
 
     def __init__(self, bootstrap: str, client_id: str = "onecard") -> None:
-        self._producer = AIOKafkaProducer(
+        from aiokafka import AIOKafkaProducer
+
+        self._producer: AIOKafkaProducer = AIOKafkaProducer(
             bootstrap_servers=bootstrap,
             client_id=client_id,
             enable_idempotence=True,

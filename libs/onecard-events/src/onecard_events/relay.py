@@ -65,6 +65,29 @@ class Relay:
     # Called after every published batch with whether more is waiting (the supervisor's probe).
     on_progress: Callable[[bool], None] | None = None
     _position: Position = field(default_factory=Position, init=False)
+    # Set (and replaced) after every published batch: what a write waiting for its publication
+    # listens to (`published_past`).
+    _progress: asyncio.Event = field(default_factory=asyncio.Event, init=False)
+    leading: bool = field(default=False, init=False)
+
+    @property
+    def position(self) -> Position:
+        """The store position up to which every event is on Kafka (acknowledged)."""
+        return self._position
+
+    async def wait_published(self, position: Position, deadline: float) -> bool:
+        """Wait until this relay has published `position`; False when `deadline` (monotonic)
+        passes first or when it is not the leading relay (another replica publishes)."""
+        while self.leading and self._position < position:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            progress = self._progress
+            try:
+                await asyncio.wait_for(progress.wait(), remaining)
+            except TimeoutError:
+                return False
+        return self._position >= position
 
     async def load_position(self) -> Position:
         async with self.store.db.engine.connect() as conn:
@@ -90,6 +113,8 @@ class Relay:
         async with self.store.db.engine.begin() as conn:
             await save_checkpoints(conn, READER, {SOURCE: Checkpoint(last)})
         self._position = last
+        self._progress.set()
+        self._progress = asyncio.Event()
         if self.metrics:
             self.metrics.published.inc(len(batch))
             now = time.time()
@@ -142,6 +167,13 @@ class Relay:
 
     async def _lead(self, stop: asyncio.Event) -> None:
         await self.load_position()
+        self.leading = True
+        try:
+            await self._publish_until(stop)
+        finally:
+            self.leading = False
+
+    async def _publish_until(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             sent = await self.run_once()
             if self.on_progress is not None:

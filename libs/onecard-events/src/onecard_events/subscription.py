@@ -14,19 +14,22 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from opentelemetry import propagate, trace
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .checkpoint import Checkpoint, delete_checkpoints, load_checkpoints, save_checkpoints
 from .cloudevents import InvalidCloudEvent, from_kafka
+from .consistency import Mark, partition_of
 from .database import Database
 from .leadership import run_as_leader
 from .model import Position, RecordedEvent
 from .registry import EventRegistry
 from .store import EventStore, tracing_enabled
+
+if TYPE_CHECKING:  # aiokafka is imported where a Kafka source starts: the embedded mode never pays for it
+    from aiokafka import AIOKafkaConsumer, TopicPartition
 
 log = logging.getLogger(__name__)
 _tracer = trace.get_tracer("onecard")
@@ -52,14 +55,33 @@ class EventSource(Protocol):
         """After an empty fetch: whether the source has nothing more to give right now."""
         ...
 
+    def reads(self, service: str) -> bool:
+        """Whether this source carries the service's events."""
+        ...
+
+    def mark_target(self, mark: Mark) -> tuple[str, Checkpoint] | None:
+        """The checkpoint a reader must reach to have applied `mark` (None: only the head tells)."""
+        ...
+
+    async def head(self, service: str) -> dict[str, Checkpoint]:
+        """The checkpoints a reader must reach to have applied all of the service's events that
+        exist now (its store's head; the ends of its topic's partitions)."""
+        ...
+
 
 class StoreLogSource:
     """Reads the logs of one or more event stores in their gap-free order (embedded mode)."""
+
+    # A SQLite store whose end a reader found, and that this process has not appended to since,
+    # is only queried again after this long: another process writing the same file (a tool, a
+    # test) is seen that late, and an idle platform makes no query every 50 ms per view and store.
+    QUIET_RECHECK = 1.0
 
     def __init__(self, stores: Sequence[EventStore], poll_interval: float = 0.05) -> None:
         self.stores = {f"store:{s.source}": s for s in stores}
         self.poll_interval = poll_interval
         self._positions: dict[str, Position] = {}
+        self._at_end: dict[str, tuple[int, float]] = {}  # key -> (store.appends, when) at its end
 
     async def start(self, checkpoints: Mapping[str, Checkpoint]) -> None:
         self._positions = {key: checkpoints.get(key, Checkpoint()).position for key in self.stores}
@@ -69,19 +91,52 @@ class StoreLogSource:
         while True:
             out: list[Delivery] = []
             for key, store in self.stores.items():
+                if self._quiet(key, store):
+                    continue
+                appends = store.appends  # before the read: an append during it is not missed
                 batch = await store.read_all(self._positions[key], max_events)
+                if len(batch) < max_events and not store.db.is_postgres:
+                    self._at_end[key] = (appends, time.monotonic())
                 if batch:
                     self._positions[key] = batch[-1].position
                     out += [Delivery(key, r) for r in batch]
-            if out or time.monotonic() >= deadline:
+            remaining = deadline - time.monotonic()
+            if out or remaining <= 0:
                 return out
-            await asyncio.sleep(self.poll_interval)
+            await self._next_commit(min(self.poll_interval, remaining))
+
+    def _quiet(self, key: str, store: EventStore) -> bool:
+        at_end = self._at_end.get(key)
+        return (
+            at_end is not None
+            and at_end[0] == store.appends
+            and time.monotonic() - at_end[1] < self.QUIET_RECHECK
+        )
+
+    async def _next_commit(self, timeout: float) -> None:
+        """Sleep until a store commits in this process, or `timeout` (another process's commits
+        are only seen by polling)."""
+        waits = [asyncio.ensure_future(s.commit_signal().wait()) for s in self.stores.values()]
+        try:
+            await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waits:
+                w.cancel()
 
     async def stop(self) -> None:
         return None
 
     def fully_fetched(self) -> bool:
         return True  # an empty fetch read every store to its head
+
+    def reads(self, service: str) -> bool:
+        return f"store:{service}" in self.stores
+
+    def mark_target(self, mark: Mark) -> tuple[str, Checkpoint] | None:
+        return f"store:{mark.service}", Checkpoint(mark.position)
+
+    async def head(self, service: str) -> dict[str, Checkpoint]:
+        return {f"store:{service}": Checkpoint(await self.stores[f"store:{service}"].head())}
 
 
 class KafkaSource:
@@ -97,15 +152,20 @@ class KafkaSource:
         topics: Sequence[str],
         client_id: str = "onecard-projection",
         on_invalid: InvalidHandler | None = None,
+        topic_of: Mapping[str, str] | None = None,
     ) -> None:
         self.bootstrap = bootstrap
         self.topics = list(topics)
+        # Service name -> its topic, for consistency marks (which name services).
+        self.topic_of = dict(topic_of or {})
         self.client_id = client_id
         self.on_invalid = on_invalid
         self._consumer: AIOKafkaConsumer | None = None
         self._next_offsets: dict[TopicPartition, int] = {}
 
     async def start(self, checkpoints: Mapping[str, Checkpoint]) -> None:
+        from aiokafka import AIOKafkaConsumer
+
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self.bootstrap,
             client_id=self.client_id,
@@ -125,6 +185,8 @@ class KafkaSource:
         self._consumer = consumer
 
     async def _assign(self, consumer: AIOKafkaConsumer, checkpoints: Mapping[str, Checkpoint]) -> None:
+        from aiokafka import TopicPartition
+
         partitions: list[TopicPartition] = []
         for topic in self.topics:
             found: set[int] | None = None
@@ -190,6 +252,40 @@ class KafkaSource:
         return all(self._consumer.highwater(tp) is not None for tp in assigned) and not any(
             self.lag().values()
         )
+
+    def reads(self, service: str) -> bool:
+        return self.topic_of.get(service) in self.topics
+
+    def mark_target(self, mark: Mark) -> tuple[str, Checkpoint] | None:
+        topic = self.topic_of.get(mark.service)
+        if mark.key_hash is None or self._consumer is None or topic is None:
+            return None
+        partitions = sum(1 for tp in self._consumer.assignment() if tp.topic == topic)
+        if not partitions:
+            return None
+        return f"{topic}:{partition_of(mark.key_hash, partitions)}", Checkpoint(mark.position)
+
+    async def head(self, service: str) -> dict[str, Checkpoint]:
+        """The end offsets of the service's topic, asked of the broker now (one request; a
+        source that is not reading, e.g. on a standby replica, asks with a consumer of its own)."""
+        topic = self.topic_of[service]
+        if self._consumer is not None:
+            ends = await self._consumer.end_offsets(
+                [tp for tp in self._consumer.assignment() if tp.topic == topic]
+            )
+        else:
+            from aiokafka import AIOKafkaConsumer, TopicPartition
+
+            probe = AIOKafkaConsumer(
+                bootstrap_servers=self.bootstrap, client_id=self.client_id, group_id=None
+            )
+            await probe.start()
+            try:
+                found = (await probe._client.fetch_all_metadata()).partitions_for_topic(topic) or set()
+                ends = await probe.end_offsets([TopicPartition(topic, p) for p in found])
+            finally:
+                await probe.stop()
+        return {f"{tp.topic}:{tp.partition}": Checkpoint(kafka_offset=end - 1) for tp, end in ends.items()}
 
     def lag(self) -> dict[tuple[str, int], int]:
         """Messages not yet fetched per partition, from the broker's last reported high-water mark."""
@@ -260,6 +356,8 @@ class ProjectionRunner:
         self.current = False
         self.standby = False
         self.created_at = time.time()
+        # Set (and replaced) after every committed batch: what consistency waits listen to.
+        self._progress = asyncio.Event()
 
     async def start(self) -> None:
         async with self.db.engine.connect() as conn:
@@ -313,6 +411,8 @@ class ProjectionRunner:
             raise
         self.checkpoints.update(changed)
         self.applied += applied
+        self._progress.set()
+        self._progress = asyncio.Event()
         return applied
 
     async def _apply_traced(self, conn: AsyncConnection, event: RecordedEvent, source: str) -> None:
@@ -375,6 +475,27 @@ class ProjectionRunner:
         starting.result()
         return True
 
+    async def reach(self, targets: Mapping[str, Checkpoint], deadline: float) -> bool:
+        """Wait until this view has applied up to every target checkpoint, or `deadline`
+        (monotonic) passes; returns whether it got there. On standby another replica applies
+        the events, so its checkpoints are read from the database."""
+        while True:
+            seen = await self._seen_checkpoints()
+            if all(_reached(seen.get(key), target) for key, target in targets.items()):
+                return True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            progress = self._progress
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(progress.wait(), min(remaining, 0.05 if self.standby else remaining))
+
+    async def _seen_checkpoints(self) -> Mapping[str, Checkpoint]:
+        if not self.standby:
+            return self.checkpoints
+        async with self.db.engine.connect() as conn:
+            return await load_checkpoints(conn, self.projection.name)
+
     def lag_seconds(self, now: float | None = None) -> float:
         """How old the newest state this read model surely reflects is (before its first catch-up,
         counted from the runner's creation)."""
@@ -386,3 +507,10 @@ class ProjectionRunner:
             await self.projection.reset(conn)
             await delete_checkpoints(conn, self.projection.name)
         self.checkpoints = {}
+
+
+def _reached(seen: Checkpoint | None, target: Checkpoint) -> bool:
+    if target.kafka_offset is not None:
+        offset = seen.kafka_offset if seen is not None and seen.kafka_offset is not None else -1
+        return offset >= target.kafka_offset
+    return seen is not None and seen.position >= target.position

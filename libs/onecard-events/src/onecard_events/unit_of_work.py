@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from . import consistency
 from .aggregate import Aggregate
 from .model import DomainEvent, NewEvent, Position, RecordedEvent
 
@@ -117,6 +118,9 @@ class UnitOfWork:
         await self.flush()
         await self.connection.commit()
         self._committed = True
+        self.store.committed()
         if self.recorded:
             self.position = max(r.position for r in self.recorded)
+            self.store.last_committed = max(self.store.last_committed, self.position)
+            consistency.note_recorded(self.store.source, self.recorded)
         return self.position

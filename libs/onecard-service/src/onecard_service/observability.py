@@ -5,17 +5,17 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from fastapi import FastAPI
 from opentelemetry import trace
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from .privacy import RedactingFilter
+
+if TYPE_CHECKING:  # the SDK is loaded when traces go somewhere: without it, start-up skips ~0.1 s
+    from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 
 _configured = False
 
@@ -61,6 +61,10 @@ _provider: TracerProvider | None = None
 
 def tracer_provider(otlp_endpoint: str | None = None, extra: SpanProcessor | None = None) -> TracerProvider:
     """The process's tracer provider (one per process, shared by the services it hosts)."""
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
     global _provider
     if _provider is None:
         current = trace.get_tracer_provider()
@@ -82,7 +86,13 @@ def exporting_tracer_provider(otlp_endpoint: str | None) -> TracerProvider | Non
     """The SDK provider when traces go somewhere (an OTLP endpoint, or a provider someone installed
     already, as the trace tests do); None otherwise. Without one, no span is made anywhere: the
     request middleware and the per-event spans cost a third of a verification's CPU."""
-    if otlp_endpoint or isinstance(trace.get_tracer_provider(), TracerProvider):
+    if otlp_endpoint:
+        return tracer_provider(otlp_endpoint)
+    if "opentelemetry.sdk.trace" not in sys.modules:
+        return None  # nobody installed an SDK provider, since nobody loaded the SDK
+    from opentelemetry.sdk.trace import TracerProvider
+
+    if isinstance(trace.get_tracer_provider(), TracerProvider):
         return tracer_provider(otlp_endpoint)
     return None
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -16,23 +17,29 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from onecard_contracts.catalog_view import CatalogViewProjection
+from onecard_contracts.catalogue_events import registry as catalogue_events
+from onecard_contracts.code_uses import CodeUses
+from onecard_events.checkpoint import Checkpoint, load_checkpoints
 from onecard_events.database import Database, open_database, sqlite_url
 from onecard_events.kafka import KafkaPublisher, service_topic
 from onecard_events.migrations import upgrade
+from onecard_events.model import Position
 from onecard_events.registry import EventRegistry
+from onecard_events.relay import READER as RELAY_READER
+from onecard_events.relay import SOURCE as RELAY_SOURCE
 from onecard_events.relay import Relay, RelayMetrics
 from onecard_events.store import EventStore, StoreMetrics
 from onecard_events.subscription import EventSource, KafkaSource, Projection, ProjectionRunner, StoreLogSource
 from onecard_events.supervision import Supervisor, register_health
 from onecard_events.topology import SERVICES
 from onecard_events.waiting import wait_or_stop
-from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import text
 
 from .auth import ClientRevoked, RevocationList, TokenSigner, TokenVerifier, load_private_key, load_public_key
+from .freshness import ConsistencyMiddleware, ViewFreshness
 from .observability import HttpMetrics, configure_logging, exporting_tracer_provider
 from .privacy import PersonalDataKeys
 from .problems import install_problem_handlers
@@ -55,6 +62,10 @@ class Platform:
         self._databases: dict[str, Database] = {}
         self._stores: dict[str, EventStore] = {}
         self._revocation_feed_started = False
+        # The e-card codes' in-process claim shared by identity and payments (one process only;
+        # set by the composition, docs/adr/0012); None: each service's nonce table and the
+        # projection of the other's uses.
+        self.code_uses: CodeUses | None = None
 
     @property
     def embedded(self) -> bool:
@@ -84,8 +95,10 @@ class Platform:
     def events_of(self, services: Sequence[str], client_id: str) -> EventSource:
         """A source of the given services' events: their logs (embedded) or topics (distributed)."""
         if self.settings.kafka_bootstrap and not self.embedded:
-            topics = [service_topic(s, self.settings.topic_prefix) for s in services]
-            return KafkaSource(self.settings.kafka_bootstrap, topics, client_id)
+            topic_of = {s: service_topic(s, self.settings.topic_prefix) for s in services}
+            return KafkaSource(
+                self.settings.kafka_bootstrap, list(topic_of.values()), client_id, topic_of=topic_of
+            )
         return StoreLogSource([self.store(s) for s in services])
 
     async def follow_revocations(self, stop: asyncio.Event) -> None:
@@ -160,6 +173,11 @@ class ServiceRuntime:
         self._relay_metrics: RelayMetrics | None = None
         self._relay_behind = False  # the relay has committed events it has not published yet
         self._views_current = False
+        self.freshness = ViewFreshness(name, self.projections, platform.settings.consistency_wait_seconds)
+        # Distributed: whether a write's answer waits until its events are on Kafka (the services
+        # whose events other services check requests against: see docs/consistency.md).
+        self.answer_when_published = False
+        self._relay_now: Relay | None = None
         self.app = self._create_app()
 
     def add_worker(self, name: str, worker: Worker) -> None:
@@ -174,9 +192,11 @@ class ServiceRuntime:
     def add_projection(
         self, projection: Projection, sources: Sequence[str], batch_size: int = 1000
     ) -> ProjectionRunner:
-        """Feed `projection` (tables in this service's database) from services' events."""
+        """Feed `projection` (tables in this service's database) from services' events; the
+        catalogue's events reach it lifted to their current versions (stored and published
+        payloads keep the version they were written with)."""
         source = self.platform.events_of(sources, client_id=f"onecard-{projection.name}")
-        runner = ProjectionRunner(projection, source, self.db, batch_size=batch_size)
+        runner = ProjectionRunner(projection, source, self.db, catalogue_events, batch_size=batch_size)
         self.projections.append(runner)
         self.add_worker(projection.name, runner.run)
         # A projection polls all the time, so it always has work: it is stuck when it has not
@@ -201,6 +221,13 @@ class ServiceRuntime:
         app.state.runtime = self
         install_problem_handlers(app)
         HttpMetrics(self.metrics, self.name).install(app)
+        app.add_middleware(
+            ConsistencyMiddleware,
+            service=self.name,
+            freshness=self.freshness,
+            last_committed=lambda: self.store.last_committed,
+            published=self._published_if_asked,
+        )
 
         @app.get(f"{prefix}/healthz", include_in_schema=False)
         async def healthz() -> dict[str, str]:
@@ -208,18 +235,8 @@ class ServiceRuntime:
 
         @app.get(f"{prefix}/readyz", include_in_schema=False)
         async def readyz(request: Request) -> Response:
-            if not self.ready:
-                return JSONResponse({"status": "starting"}, status_code=503)
-            if behind := self.views_behind():
-                return JSONResponse({"status": "catching up", "views": behind}, status_code=503)
-            if stuck := self.supervisor.stuck(gating_readiness=True):
-                return JSONResponse({"status": "workers stuck", "workers": stuck}, status_code=503)
-            try:
-                async with self.db.engine.connect() as conn:
-                    await conn.execute(text("SELECT 1"))
-            except Exception as exc:
-                return JSONResponse({"status": "database unavailable", "detail": type(exc).__name__}, 503)
-            return JSONResponse({"status": "ready"})
+            status, body = await self.readiness()
+            return JSONResponse(body, status_code=status)
 
         @app.get(f"{prefix}/metrics", include_in_schema=False)
         async def metrics() -> Response:
@@ -227,10 +244,27 @@ class ServiceRuntime:
 
         provider = exporting_tracer_provider(self.platform.settings.otlp_endpoint)
         if provider is not None:
+            from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
             FastAPIInstrumentor.instrument_app(
                 app, tracer_provider=provider, excluded_urls="healthz,readyz,metrics"
             )
         return app
+
+    async def readiness(self) -> tuple[int, dict[str, Any]]:
+        """What /readyz answers: 200 once started, views current, no worker stuck, database up."""
+        if not self.ready:
+            return 503, {"status": "starting"}
+        if behind := self.views_behind():
+            return 503, {"status": "catching up", "views": behind}
+        if stuck := self.supervisor.stuck(gating_readiness=True):
+            return 503, {"status": "workers stuck", "workers": stuck}
+        try:
+            async with self.db.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except Exception as exc:
+            return 503, {"status": "database unavailable", "detail": type(exc).__name__}
+        return 200, {"status": "ready"}
 
     def views_behind(self) -> list[str]:
         """The views that have not yet applied what their sources held when the service started
@@ -286,9 +320,39 @@ class ServiceRuntime:
 
             relay = Relay(self.store, publisher, lambda _r: topic, metrics=self._relay_metrics)
             relay.on_progress = caught_up
+            self._relay_now = relay
             await relay.run(stop)
         finally:
             await publisher.stop()
+
+    async def _published_if_asked(self, position: Position) -> None:
+        """Return once the relay (this replica's or another's) has published `position`, for at
+        most the consistency bound: the write is committed either way, and a token still works.
+        (The relay reads below the database's oldest open transaction, ADR 0002: a long
+        transaction anywhere on the server holds it back, and this answer with it.)"""
+        if (
+            not self.answer_when_published
+            or self.platform.embedded
+            or not self.platform.settings.kafka_bootstrap
+        ):
+            return
+        deadline = time.monotonic() + self.platform.settings.consistency_wait_seconds
+        while time.monotonic() < deadline:
+            relay = self._relay_now
+            if relay is not None and relay.leading:
+                if await relay.wait_published(position, deadline):
+                    return
+                continue
+            async with self.db.engine.connect() as conn:
+                published = (await load_checkpoints(conn, RELAY_READER)).get(RELAY_SOURCE, Checkpoint())
+            if published.position >= position:
+                return
+            await asyncio.sleep(0.02)
+        log.warning(
+            "%s: a write is answered before its events are on Kafka (the relay is behind); a client "
+            "that sends no consistency token may be refused on a view that has not seen it",
+            self.name,
+        )
 
     async def stop(self) -> None:
         self.ready = False

@@ -28,6 +28,9 @@ class Settings:
     pii_key: bytes | None = None
     # A background worker with work and no progress for this long makes /readyz answer 503.
     worker_stuck_seconds: float = 60.0
+    # How long a request waits for views to cover its consistency tokens, or to catch up before
+    # a refusal, before it is answered 503.
+    consistency_wait_seconds: float = 5.0
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -51,6 +54,7 @@ class Settings:
             "token_public_key_pem": _pem(env.get("ONECARD_TOKEN_PUBLIC_KEY")),
             "pii_key": bytes.fromhex(env["ONECARD_PII_KEY"]) if env.get("ONECARD_PII_KEY") else None,
             "worker_stuck_seconds": float(env.get("ONECARD_WORKER_STUCK_SECONDS", "60")),
+            "consistency_wait_seconds": int(env.get("ONECARD_CONSISTENCY_WAIT_MS", "5000")) / 1000,
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

@@ -36,7 +36,11 @@ def cmd_up(args: argparse.Namespace) -> None:
     print(
         f"onecard: embedded platform on http://{args.host}:{args.port} (data in {platform.settings.data_dir})"
     )
-    _serve(PrefixDispatcher(runtimes, migrate=True), args.host, args.port)
+
+    def ready(seconds: float) -> None:
+        print(f"onecard: ready: all {len(runtimes)} services ({seconds:.1f} s after start)", flush=True)
+
+    _serve(PrefixDispatcher(runtimes, migrate=True, on_ready=ready), args.host, args.port)
 
 
 def cmd_serve(args: argparse.Namespace) -> None:

@@ -55,6 +55,9 @@ class CatalogRuntime(ServiceRuntime):
 
 def build(platform: Platform) -> ServiceRuntime:
     runtime = CatalogRuntime(platform)
+    # Every other service checks requests against the catalogue: in the distributed mode a
+    # catalogue write is answered once it is on Kafka, so "the topic's end" includes it.
+    runtime.answer_when_published = True
     # One process (embedded) sees every change, so its cache is never stale; replicas expire theirs.
     cache = ItemListCache(None if platform.embedded else REPLICA_CACHE_TTL)
     runtime.app.include_router(router(runtime.catalog, cache))

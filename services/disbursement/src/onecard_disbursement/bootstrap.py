@@ -33,7 +33,13 @@ class DisbursementRuntime(ServiceRuntime):
 def build(platform: Platform) -> ServiceRuntime:
     runtime = DisbursementRuntime("disbursement", platform, registry, MIGRATIONS)
     runtime.keep_catalog_view()
-    ctx = Context(runtime.db, runtime.store, platform.personal_data, DisbursementMetrics(runtime.metrics))
+    ctx = Context(
+        runtime.db,
+        runtime.store,
+        platform.personal_data,
+        DisbursementMetrics(runtime.metrics),
+        runtime.freshness,
+    )
 
     # The simulated bank is the only bank shipped; a real one implements DisbursementBank and
     # calls back POST /disbursement/v1/bank-results.

@@ -13,7 +13,7 @@ from .adapters.metrics import VerificationMetrics
 from .adapters.venues import VenueTerminals
 from .domain.events import registry
 from .entrypoints.api import routes
-from .entrypoints.consumers import PartnerHotlistProjection
+from .entrypoints.consumers import PartnerHotlistProjection, PaymentCodeUses
 from .handlers.nonces import keep_purging_nonces
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -32,12 +32,20 @@ def build(platform: Platform) -> ServiceRuntime:
         metrics=VerificationMetrics(runtime.metrics),
         region=settings.region,
         partners=settings.partners,
+        views=runtime.freshness,
+        code_uses=platform.code_uses,
     )
+    # Payments checks cards and e-card codes against identity's events: a write is answered once
+    # it is on Kafka (distributed mode; verifications excepted, see handlers/verification.py).
+    runtime.answer_when_published = True
     runtime.app.state.identity = ctx
     runtime.app.include_router(routes(ctx))
     ctx.venues.follow(runtime.keep_catalog_view())
     # Partner hotlists arriving on the partners' inbound streams, as reporting accepted them.
     runtime.add_projection(PartnerHotlistProjection(ctx), ["reporting"])
+    # The e-card codes payments used (`payment_initiated.code_use`) go into identity's nonce
+    # table: one use platform-wide (docs/adr/0012).
+    runtime.add_projection(PaymentCodeUses(), ["payments"])
     runtime.add_worker("group-commit", ctx.committer.run)
     runtime.add_worker("nonce-purge", lambda stop: keep_purging_nonces(ctx, stop))
     return runtime

@@ -12,6 +12,7 @@ from .adapters.simulated_bank import BankRules, SimulatedCardBank
 from .domain.events import registry
 from .entrypoints.api import router
 from .handlers.context import PaymentsConfig, PaymentsContext
+from .handlers.nonces import keep_purging_nonces
 from .handlers.recovery import recover_at_start, run_recovery
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -21,7 +22,8 @@ def build(platform: Platform) -> ServiceRuntime:
     runtime = ServiceRuntime("payments", platform, registry, MIGRATIONS)
     runtime.keep_catalog_view()
     # Identity's cards and signing keys, from its events: e-card codes are checked and cards
-    # resolved without calling identity on the request path.
+    # resolved without calling identity on the request path; the codes identity's verifications
+    # used go into ecard_nonces (one use platform-wide, ADR 0012).
     runtime.add_projection(IdentityView(), ["identity"])
     reader = IdentityEcardReader(runtime.db, platform.personal_data, platform.settings.region)
     # The bank is the simulated adapter (adapters/simulated_bank.py); a real bank client plugs in
@@ -35,6 +37,8 @@ def build(platform: Platform) -> ServiceRuntime:
         cards=reader,
         config=PaymentsConfig.from_env(),
         metrics=PaymentMetrics(runtime.metrics),
+        views=runtime.freshness,
+        code_uses=platform.code_uses,
     )
     runtime.app.state.payments = ctx
     runtime.app.include_router(router)
@@ -44,4 +48,5 @@ def build(platform: Platform) -> ServiceRuntime:
     # first of request and recovery to finish a payment wins.
     runtime.add_startup_step("recovery", lambda: recover_at_start(ctx), timeout=2.0)
     runtime.add_worker("recovery", lambda stop: run_recovery(ctx, stop))
+    runtime.add_worker("nonce-purge", lambda stop: keep_purging_nonces(ctx, stop))
     return runtime

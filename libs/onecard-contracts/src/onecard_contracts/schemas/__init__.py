@@ -6,9 +6,10 @@ from __future__ import annotations
 import json
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jsonschema import Draft202012Validator, FormatChecker
+if TYPE_CHECKING:  # imported on first use: a service that validates nothing never loads it
+    from jsonschema import Draft202012Validator
 
 FOLDER = Path(__file__).parent
 
@@ -24,6 +25,8 @@ def schema(event_type: str) -> dict[str, Any] | None:
 
 @cache
 def validator(event_type: str) -> Draft202012Validator | None:
+    from jsonschema import Draft202012Validator, FormatChecker
+
     document = schema(event_type)
     if document is None:
         return None

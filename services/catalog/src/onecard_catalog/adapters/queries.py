@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from onecard_events.times import rfc3339
-from sqlalchemy import Table, select
+from onecard_events.times import aware, rfc3339
+from sqlalchemy import Table, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.places import ItemFacts
@@ -69,6 +69,32 @@ async def get_item(conn: AsyncConnection, item_id: str, as_of: datetime | None) 
     query = select(item_versions.c.item).where(item_versions.c.item_id == item_id, in_force(as_of))
     row = (await conn.execute(query)).first()
     return dict(row.item) if row else None
+
+
+async def latest_item(conn: AsyncConnection, item_id: str) -> dict[str, Any] | None:
+    """The version recorded last (what a PUT or DELETE answers), whenever it takes effect."""
+    query = (
+        select(item_versions.c.item)
+        .where(item_versions.c.item_id == item_id)
+        .order_by(item_versions.c.version.desc())
+        .limit(1)
+    )
+    row = (await conn.execute(query)).first()
+    return dict(row.item) if row else None
+
+
+async def first_in_force(conn: AsyncConnection, item_id: str) -> datetime | None:
+    """When the item's earliest version takes effect; None for an item that never existed."""
+    query = select(func.min(item_versions.c.valid_from)).where(item_versions.c.item_id == item_id)
+    first = (await conn.execute(query)).scalar()
+    return aware(first) if first is not None else None
+
+
+async def next_change(conn: AsyncConnection, after: datetime) -> datetime | None:
+    """The next moment after `after` at which a recorded version takes effect (None: none ahead)."""
+    query = select(func.min(item_versions.c.valid_from)).where(item_versions.c.valid_from > after)
+    moment = (await conn.execute(query)).scalar()
+    return aware(moment) if moment is not None else None
 
 
 async def item_exists(conn: AsyncConnection, item_id: str) -> bool:

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from onecard_events.tables import Json
+from onecard_events.times import utcnow
 from sqlalchemy import (
     Boolean,
     Column,
@@ -29,7 +30,8 @@ jurisdictions = Table(
     Column("name", String(100), nullable=False),
     Column("kind", String(20), nullable=False),
 )
-# One row per version; the version in force at T has valid_from <= T < valid_to (open: current).
+# One row per version; the version in force at T has valid_from <= T < valid_to (open: the last
+# to take effect). valid_from is the version's effective_from; read_model sets valid_to.
 item_versions = Table(
     "item_versions",
     metadata,
@@ -83,9 +85,9 @@ clients = Table(
 
 
 def in_force(at: datetime | None) -> Any:
-    """Rows of the versions in force at `at` (now: the open ones)."""
+    """Rows of the versions in force at `at` (None: now)."""
     if at is None:
-        return item_versions.c.valid_to.is_(None)
+        at = utcnow()
     return and_(
         item_versions.c.valid_from <= at,
         or_(item_versions.c.valid_to.is_(None), item_versions.c.valid_to > at),

@@ -27,3 +27,12 @@ def duplicate(what: str, ident: str) -> Refused:
 
 def unknown(what: str, ident: str) -> Refused:
     return Refused(f"{what} {ident!r} does not exist", status=404)
+
+
+def not_in_force(item_id: str, at: str, first: str | None) -> Refused:
+    """404 for an item that exists but had no version in force at `at`: not yet (before `first`,
+    when its earliest version takes effect) or no longer (retired)."""
+    if first is not None:
+        detail = f"item {item_id!r} was not yet in force at {at}; it takes effect from {first}"
+        return Refused(detail, status=404, code="not_yet_in_force")
+    return Refused(f"item {item_id!r} was no longer in force at {at}", status=404, code="no_longer_in_force")

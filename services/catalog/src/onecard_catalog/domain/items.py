@@ -1,18 +1,27 @@
 """The item aggregate (stream `item-<item_id>`): its versions, and what makes an item acceptable.
 
-Every change is a new version recorded with the moment it takes effect (`valid_from`), so the
-catalogue can answer "which version was in force then" and reports stay reproducible. A retired
-item keeps its history; retirement is itself a version with status `retired`.
+Every change is a new version recorded with the moment it takes effect (`effective_from`: now,
+unless the department names the date; the official catalogues: their documents' dates) and the
+moment it was recorded (`recorded_at`), so the catalogue can answer "which version was in force
+then" and reports stay reproducible. A retired item keeps its history; retirement is itself a
+version with status `retired`.
+
+The version in force at T is the one with the greatest effective_from <= T; of versions with the
+same effective_from, the one recorded last (the higher version number). A retirement may not take
+effect before a version already recorded does (the item would come back into force), and an item
+whose retirement is recorded takes no more revisions, even while that retirement is still ahead.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from onecard_events.aggregate import Aggregate, Refused
 from onecard_events.model import DomainEvent
+from onecard_events.times import parse_rfc3339, rfc3339
 
 from .errors import duplicate, invalid, invalid_fields, unknown
 from .events import ItemPublished, ItemRetired
@@ -146,30 +155,55 @@ class Item(Aggregate):
     status: str | None = None
     current: dict[str, Any] = field(default_factory=dict)
     latest: int = 0
+    # The latest effective_from of any version recorded (retirement may not come before it).
+    latest_effective: datetime | None = None
 
     def apply(self, event: DomainEvent) -> None:
         if isinstance(event, ItemPublished):
             self.latest, self.status, self.current = event.version, "active", dict(event.item)
         elif isinstance(event, ItemRetired):
             self.latest, self.status = event.version, "retired"
+        if isinstance(event, ItemPublished | ItemRetired):
+            effective = parse_rfc3339(event.effective_from)
+            if self.latest_effective is None or effective > self.latest_effective:
+                self.latest_effective = effective
 
     @property
     def exists(self) -> bool:
         return self.latest > 0
 
-    def _publish(self, item: dict[str, Any], version: int, now: str) -> ItemPublished:
+    def _publish(self, item: dict[str, Any], version: int, now: str, effective: str | None) -> ItemPublished:
         published = {**item, "version": version, "status": "active"}
-        return self.trigger(ItemPublished(item=published, version=version, valid_from=now))
+        moment = effective or now
+        return self.trigger(
+            ItemPublished(
+                item=published, version=version, valid_from=moment, effective_from=moment, recorded_at=now
+            )
+        )
 
-    def publish(self, item: dict[str, Any], now: str, jurisdiction_known: bool = True) -> ItemPublished:
-        """The first version of a new item (of a jurisdiction the catalogue knows)."""
+    def publish(
+        self,
+        item: dict[str, Any],
+        now: str,
+        jurisdiction_known: bool = True,
+        effective_from: str | None = None,
+    ) -> ItemPublished:
+        """The first version of a new item (of a jurisdiction the catalogue knows), in force from
+        `effective_from` (default: `now`)."""
         check_jurisdiction(jurisdiction_known, item["jurisdiction"])
         if self.exists:
             raise duplicate("item", self.item_id)
-        return self._publish(item, 1, now)
+        return self._publish(item, 1, now, effective_from)
 
-    def revise(self, item: dict[str, Any], now: str, expected_version: int | None) -> ItemPublished | None:
-        """A new version; nothing when the content is unchanged (a repeated PUT records nothing)."""
+    def revise(
+        self,
+        item: dict[str, Any],
+        now: str,
+        expected_version: int | None,
+        effective_from: str | None = None,
+    ) -> ItemPublished | None:
+        """A new version in force from `effective_from` (default: `now`); nothing when the content
+        is unchanged (a repeated PUT records nothing)."""
         if not self.exists:
             raise unknown("item", self.item_id)
         if self.status == "retired":
@@ -179,12 +213,26 @@ class Item(Aggregate):
         unchanged = {k: v for k, v in self.current.items() if k not in _SERVER_FIELDS}
         if unchanged == item:
             return None
-        return self._publish(item, self.latest + 1, now)
+        return self._publish(item, self.latest + 1, now, effective_from)
 
-    def retire(self, now: str) -> ItemRetired | None:
-        """Retirement as a version of its own; nothing when the item is retired already."""
+    def retire(self, now: str, effective_from: str | None = None) -> ItemRetired | None:
+        """Retirement as a version of its own, from `effective_from` (default: `now`); nothing when
+        the item is retired already."""
         if not self.exists:
             raise unknown("item", self.item_id)
         if self.status == "retired":
             return None
-        return self.trigger(ItemRetired(item_id=self.item_id, version=self.latest + 1, valid_from=now))
+        moment = effective_from or now
+        if self.latest_effective is not None and parse_rfc3339(moment) < self.latest_effective:
+            raise invalid(
+                "effective_from",
+                f"must not be before a version of the item takes effect ({rfc3339(self.latest_effective)})",
+            )
+        retired = ItemRetired(
+            item_id=self.item_id,
+            version=self.latest + 1,
+            valid_from=moment,
+            effective_from=moment,
+            recorded_at=now,
+        )
+        return self.trigger(retired)

@@ -14,9 +14,8 @@ from typing import Annotated, Any, Literal
 import orjson
 from fastapi import APIRouter, Depends, Query, Response, Security
 from fastapi.security import HTTPBearer
-from onecard_events.times import parse_rfc3339
+from onecard_events.times import parse_rfc3339, rfc3339, utcnow
 from onecard_service.auth import Principal, principal, require
-from onecard_service.problems import Problem
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..adapters.queries import ItemFilter
@@ -40,7 +39,9 @@ class JurisdictionIn(BaseModel):
 
 class ItemIn(BaseModel):
     """An item; fields beyond the contract's are kept as given. On PUT, `version` (optional) is
-    the version the change is based on: a stale one is refused with 409."""
+    the version the change is based on: a stale one is refused with 409. `effective_from`
+    (optional, RFC 3339 with an offset; also taken as a query parameter) is when the version takes
+    effect: default now."""
 
     model_config = ConfigDict(extra="allow")
     item_id: str | None = None
@@ -58,6 +59,7 @@ class ItemIn(BaseModel):
     function_classes: list[str] = []
     completion: dict[str, str | None] | None = None
     version: int | None = None
+    effective_from: str | None = None
 
 
 class VenueIn(BaseModel):
@@ -93,24 +95,33 @@ class ItemListCache:
     """Serialized answers of GET /items without as_of, keyed by the filters.
 
     Cleared on every item change made in this process. Another replica's change is seen within
-    `ttl` seconds (0: never stale, for a single process such as the embedded platform).
+    `ttl` seconds (0: never stale, for a single process such as the embedded platform). An answer
+    is also dropped once a version recorded to take effect later does (a dated PUT or DELETE).
     """
 
     def __init__(self, ttl: float | None) -> None:
         self.ttl = ttl
         self._entries: dict[tuple[str | None, ...], tuple[float, bytes]] = {}
+        self._until: datetime | None = None
 
     def get(self, key: tuple[str | None, ...]) -> bytes | None:
         entry = self._entries.get(key)
         if entry is None or (self.ttl is not None and time.monotonic() - entry[0] > self.ttl):
             return None
+        if self._until is not None and utcnow() >= self._until:
+            self.clear()  # a recorded version has taken effect since: every list may differ
+            return None
         return entry[1]
 
-    def put(self, key: tuple[str | None, ...], body: bytes) -> None:
+    def put(self, key: tuple[str | None, ...], body: bytes, until: datetime | None = None) -> None:
+        """Keep `body`; `until`: when the next recorded version takes effect (None: none ahead)."""
         self._entries[key] = (time.monotonic(), body)
+        if until is not None and (self._until is None or until < self._until):
+            self._until = until
 
     def clear(self) -> None:
         self._entries.clear()
+        self._until = None
 
 
 def parse_as_of(value: str | None) -> datetime | None:
@@ -121,6 +132,27 @@ def parse_as_of(value: str | None) -> datetime | None:
         return parse_rfc3339(value).astimezone(UTC)
     except ValueError:
         raise invalid("as_of", "must be an RFC 3339 time or a date (YYYY-MM-DD)") from None
+
+
+def parse_effective_from(*given: str | None) -> str | None:
+    """The moment a change takes effect, as RFC 3339 in UTC; None (now) when not given. A full
+    time with an offset is required: a bare date would leave open whose midnight it means."""
+    values = {v for v in given if v is not None}
+    if not values:
+        return None
+    problem = "must be an RFC 3339 time with an offset, e.g. 2025-07-01T00:00:00+08:00"
+    moments = set()
+    for value in values:
+        try:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise invalid("effective_from", problem) from None
+        if len(value) <= 10 or moment.tzinfo is None:
+            raise invalid("effective_from", problem)
+        moments.add(moment)
+    if len(moments) > 1:
+        raise invalid("effective_from", "the query parameter and the body name different moments")
+    return rfc3339(moments.pop())
 
 
 def _json(body: Any, status: int = 200) -> Response:
@@ -158,27 +190,44 @@ def router(cat: Catalog, cache: ItemListCache) -> APIRouter:
         wanted = ItemFilter(jurisdiction, department, category, kind, chosen, when)
         body = orjson.dumps(await items.list_items(cat, wanted))
         if when is None:
-            cache.put(key, body)
+            cache.put(key, body, await items.next_change(cat))
         return Response(body, media_type="application/json")
 
-    @api.get("/items/{item_id}", summary="One item; as_of gives the version in force then")
+    @api.get(
+        "/items/{item_id}",
+        summary="One item; as_of gives the version in force then",
+        description="The version in force at as_of (default now): of the versions with "
+        "effective_from <= as_of, the one with the greatest effective_from, ties going to the one "
+        "recorded last. 404 (code not_yet_in_force or no_longer_in_force) when none was.",
+    )
     async def get_item(item_id: str, _: Caller, as_of: str | None = None) -> Response:
-        item = await items.get_item(cat, item_id, parse_as_of(as_of))
-        if item is None:
-            raise Problem(404, f"item {item_id!r} was not in force at {as_of}")
-        return _json(item)
+        return _json(await items.get_item(cat, item_id, parse_as_of(as_of)))
 
     @api.post("/items", status_code=201, summary="Publish a new item (admin)")
-    async def publish_item(body: ItemIn, _: Admin) -> Response:
-        return _json(await items.publish_item(cat, body.model_dump(exclude={"version"})), 201)
+    async def publish_item(body: ItemIn, _: Admin, effective_from: str | None = None) -> Response:
+        when = parse_effective_from(effective_from, body.effective_from)
+        raw = body.model_dump(exclude={"version", "effective_from"})
+        return _json(await items.publish_item(cat, raw, when), 201)
 
-    @api.put("/items/{item_id}", summary="Publish a new version of an item (admin)")
-    async def revise_item(item_id: str, body: ItemIn, _: Admin) -> Response:
-        return _json(await items.revise_item(cat, item_id, body.model_dump()))
+    @api.put(
+        "/items/{item_id}",
+        summary="Publish a new version of an item (admin), in force from effective_from (default now)",
+        description="Answers the version recorded (which may take effect later).",
+    )
+    async def revise_item(
+        item_id: str, body: ItemIn, _: Admin, effective_from: str | None = None
+    ) -> Response:
+        when = parse_effective_from(effective_from, body.effective_from)
+        return _json(await items.revise_item(cat, item_id, body.model_dump(exclude={"effective_from"}), when))
 
-    @api.delete("/items/{item_id}", summary="Retire an item, keeping its history (admin)")
-    async def retire_item(item_id: str, _: Admin) -> Response:
-        return _json(await items.retire_item(cat, item_id))
+    @api.delete(
+        "/items/{item_id}",
+        summary="Retire an item from effective_from (default now), keeping its history (admin)",
+        description="Answers the retirement recorded. 422 (field effective_from) for a date before "
+        "a recorded version of the item takes effect.",
+    )
+    async def retire_item(item_id: str, _: Admin, effective_from: str | None = None) -> Response:
+        return _json(await items.retire_item(cat, item_id, parse_effective_from(effective_from)))
 
     @api.post(
         "/venues",

@@ -4,7 +4,8 @@ The events get ids derived from what they publish (uuid5 of the item id and vers
 items and jurisdictions the query tables do not know yet are published. A restart therefore adds
 nothing, two replicas seeding at once collide on the event ids instead of doubling the catalogue,
 and an item an administrator has revised or retired since is left as it is. A later release that
-ships more catalogue items publishes just those.
+ships more catalogue items publishes just those. An official item is in force from its document's
+date (`onecard_contracts.catalogue_events.OFFICIAL_CATALOGUES`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from onecard_contracts.catalogue_events import official_effective_from
 from onecard_events.model import NewEvent
 from onecard_events.store import NO_STREAM
 from onecard_events.times import now_rfc3339
@@ -47,7 +49,9 @@ def _record_items(uow: UnitOfWork, data: list[dict[str, Any]], known: set[str], 
         item = items.normalise_item(raw)
         if item["item_id"] in known:
             continue
-        published = items.Item(item["item_id"]).publish(item, now)
+        # In force from its document's date (00:00 China time), not from today.
+        effective = official_effective_from(item)
+        published = items.Item(item["item_id"]).publish(item, now, effective_from=effective)
         event = NewEvent(published, seed_event_id("item", item["item_id"], "1"))
         uow.record(items.stream_of(item["item_id"]), [event], NO_STREAM)
 

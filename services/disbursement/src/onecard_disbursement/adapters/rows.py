@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.batch import Batch, Figures
 from ..domain.errors import not_found
-from .tables import batches, payees
+from .tables import batches, payees, programs
 
 
 def moment(value: datetime | None) -> str | None:
@@ -30,6 +30,23 @@ async def batch_row(conn: AsyncConnection, batch_id: str, *, lock: bool = False)
     if row is None:
         raise not_found("batch", batch_id)
     return row
+
+
+async def program_row(conn: AsyncConnection, program_id: str) -> Row[Any] | None:
+    return (await conn.execute(select(programs).where(programs.c.program_id == program_id))).first()
+
+
+async def insert_program(conn: AsyncConnection, values: dict[str, Any]) -> None:
+    await conn.execute(programs.insert().values(**values))
+
+
+async def batch_exists(conn: AsyncConnection, batch_id: str) -> bool:
+    query = select(batches.c.batch_id).where(batches.c.batch_id == batch_id)
+    return (await conn.execute(query)).first() is not None
+
+
+async def insert_batch(conn: AsyncConnection, values: dict[str, Any]) -> None:
+    await conn.execute(batches.insert().values(**values))
 
 
 # The batch row has one column per counter, named as the counter.

@@ -18,12 +18,19 @@ from onecard_events.times import utcnow
 from onecard_events.unit_of_work import UnitOfWork
 from onecard_service.auth import Principal
 from onecard_service.privacy import mask_card_no, mask_name, mask_ssn
-from sqlalchemy import Row, select
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..adapters import batch_rows
-from ..adapters.rows import batch_row, batch_view, figures_values, to_batch
-from ..adapters.tables import batches, programs
+from ..adapters.rows import (
+    batch_exists,
+    batch_row,
+    batch_view,
+    figures_values,
+    insert_batch,
+    program_row,
+    to_batch,
+)
 from ..domain.batch import OPEN, SUBMITTED, Batch, Figures
 from ..domain.errors import conflict, invalid
 from ..domain.events import AcceptedPayee, BatchCreated, BatchSubmitted, PayeesAccepted, batch_stream
@@ -52,14 +59,11 @@ async def create_batch(
         conn = uow.connection
 
         async def effect() -> tuple[int, dict[str, Any]]:
-            program = (
-                await conn.execute(select(programs).where(programs.c.program_id == cmd.program_id))
-            ).first()
+            program = await program_row(conn, cmd.program_id)
             if program is None:
                 raise invalid("program_id", "no such program")
             authorise(caller, program.department, program.jurisdiction)
-            exists = select(batches.c.batch_id).where(batches.c.batch_id == cmd.batch_id)
-            if (await conn.execute(exists)).first() is not None:
+            if await batch_exists(conn, cmd.batch_id):
                 raise conflict(f"batch {cmd.batch_id!r} exists already")
             row = {
                 **asdict(cmd),
@@ -70,7 +74,7 @@ async def create_batch(
                 **figures_values(Figures()),
                 "created_at": utcnow(),
             }
-            await conn.execute(batches.insert().values(**row))
+            await insert_batch(conn, row)
             created = BatchCreated(**asdict(cmd), item_id=program.item_id, jurisdiction=program.jurisdiction)
             uow.record(batch_stream(cmd.batch_id), [created], NO_STREAM)
             return 201, batch_view(await batch_row(conn, cmd.batch_id))

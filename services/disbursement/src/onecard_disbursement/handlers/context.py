@@ -10,6 +10,7 @@ from typing import Any
 from onecard_events.database import Database
 from onecard_events.store import EventStore
 from onecard_service.auth import Principal
+from onecard_service.freshness import ViewFreshness
 from onecard_service.idempotency import check_key, lookup, remember, request_hash
 from onecard_service.privacy import PersonalDataKeys
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -24,6 +25,8 @@ class Context:
     store: EventStore
     keys: PersonalDataKeys
     metrics: DisbursementMetrics
+    # The catalogue view's catch-up, before a refusal that rests on it (unknown or retired item).
+    views: ViewFreshness
     dispatch_nudge: asyncio.Event = field(default_factory=asyncio.Event)
 
     def beneficiary_key(self, ssn: str) -> str:

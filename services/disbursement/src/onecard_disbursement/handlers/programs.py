@@ -9,9 +9,8 @@ from onecard_contracts.catalog_view import find_item
 from onecard_events.store import NO_STREAM
 from onecard_events.times import utcnow
 from onecard_service.auth import Principal
-from sqlalchemy import select
 
-from ..adapters.tables import programs
+from ..adapters import rows
 from ..domain.errors import conflict, invalid
 from ..domain.events import ProgramCreated, program_stream
 from ..domain.program import item_refusal, jurisdiction_fits
@@ -29,6 +28,9 @@ class CreateProgram:
 async def create_program(
     ctx: Context, caller: Principal, cmd: CreateProgram, key: str | None
 ) -> tuple[int, dict[str, Any]]:
+    # A refusal on the item rests on the catalogue view: first let it catch up (outside the
+    # transaction, whose snapshot would not see what the view applies meanwhile).
+    await ctx.views.read("catalog", lambda: _item(ctx, cmd.item_id), ok=lambda i: item_refusal(i) is None)
     async with ctx.store.unit_of_work() as uow:
         conn = uow.connection
 
@@ -41,15 +43,17 @@ async def create_program(
                 raise invalid("jurisdiction", f"the item belongs to {item['jurisdiction']}")
             department = item.get("department") or ""
             authorise(caller, department, cmd.jurisdiction)
-            exists = select(programs.c.program_id).where(programs.c.program_id == cmd.program_id)
-            if (await conn.execute(exists)).first() is not None:
+            if await rows.program_row(conn, cmd.program_id) is not None:
                 raise conflict(f"program {cmd.program_id!r} exists already")
-            await conn.execute(
-                programs.insert().values(**asdict(cmd), department=department, created_at=utcnow())
-            )
+            await rows.insert_program(conn, {**asdict(cmd), "department": department, "created_at": utcnow()})
             uow.record(program_stream(cmd.program_id), [ProgramCreated(**asdict(cmd))], NO_STREAM)
             return 201, {**asdict(cmd), "department": department}
 
         answer = await once(conn, f"programs|{caller.client_id}", key, asdict(cmd), effect)
         await uow.save()
     return answer
+
+
+async def _item(ctx: Context, item_id: str) -> dict[str, Any] | None:
+    async with ctx.db.engine.connect() as conn:
+        return await find_item(conn, item_id)

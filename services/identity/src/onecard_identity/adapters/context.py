@@ -6,10 +6,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from onecard_contracts.code_uses import CodeUses
 from onecard_contracts.regions import province_code
 from onecard_events.database import Database
 from onecard_events.store import EventStore
 from onecard_events.times import utcnow
+from onecard_service.freshness import ViewFreshness
 from onecard_service.privacy import PersonalDataKeys
 
 from ..domain.cards import card_subject
@@ -30,8 +32,12 @@ class Identity:
     metrics: VerificationMetrics
     region: str
     partners: tuple[str, ...]
+    # The catalogue view's catch-up, before a refusal that rests on it (unknown venue, terminal).
+    views: ViewFreshness
     # Tests replace the clock to move e-card codes past their expiry.
     clock: Callable[[], datetime] = field(default=utcnow)
+    # Embedded only: the claim shared with payments, so a code is used once across both (ADR 0012).
+    code_uses: CodeUses | None = None
 
     def now(self) -> datetime:
         return self.clock()

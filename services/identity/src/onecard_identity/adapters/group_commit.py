@@ -34,7 +34,7 @@ from typing import Any
 
 import orjson
 from onecard_events.database import Database
-from onecard_events.model import NewEvent
+from onecard_events.model import NewEvent, Position
 from onecard_events.store import NO_STREAM, EventStore
 from onecard_events.unit_of_work import UnitOfWork
 from onecard_service.problems import conflict
@@ -99,6 +99,8 @@ class Answer:
     cross_region: bool
     person_key: str | None
     recorded: VerificationRecorded | None
+    # Where the event landed in the store (for the answer's consistency token); None on a replay.
+    position: Position | None = None
 
     @classmethod
     def of(cls, event: VerificationRecorded, person_key: str | None, *, replay: bool = False) -> Answer:
@@ -263,6 +265,10 @@ class GroupCommitter:
                     expected_version=NO_STREAM,
                 )
             await uow.save()
+        landed = {r.event_id: r.position for r in uow.recorded}
+        for i, answer in results.items():
+            if isinstance(answer, Answer) and answer.recorded is not None:
+                results[i] = replace(answer, position=landed.get(answer.verification_id))
         for i, first in retries.items():
             results[i] = _same_as(results[first], batch[first].request, batch[i].request)
         return [results[i] for i in range(len(batch))]

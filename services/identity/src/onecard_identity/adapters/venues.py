@@ -40,15 +40,16 @@ class VenueTerminals:
     def _generation(self) -> int:
         return self.view.applied if self.view is not None else 0
 
-    async def get(self, venue_id: str, terminal_id: str) -> VenueTerminal | None:
+    async def get(self, venue_id: str, terminal_id: str, *, fresh: bool = False) -> VenueTerminal | None:
+        """The venue's terminal; `fresh` reads the view past the cache (after a catch-up)."""
         key = (venue_id, terminal_id)
-        entry = self._entries.get(key)
+        entry = None if fresh else self._entries.get(key)
         generation = self._generation()
         if entry is not None:
             value, loaded_at, seen = entry
             if seen == generation and time.monotonic() - loaded_at < (self.ttl if value else self.miss_ttl):
                 return value
-        loading = self._loading.get(key)
+        loading = None if fresh else self._loading.get(key)
         if loading is not None:  # concurrent misses share one read
             return await asyncio.shield(loading)
         future: asyncio.Future[VenueTerminal | None] = asyncio.get_running_loop().create_future()

@@ -76,3 +76,6 @@ class VerificationRecorded(DomainEvent):
     partner_region: str | None
     holder_key: str | None
     occurred_at: str
+    # The e-card code this verification used up (also when refused for the card, or replayed): the
+    # keyed hash of its `iss:jti` (ADR 0012), which payments projects into its nonce table.
+    code_use: str | None = None

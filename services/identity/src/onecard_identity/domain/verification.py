@@ -54,7 +54,7 @@ class Outcome:
     partner_region: str | None = None
     holder_key: str | None = None  # platform-internal: keyed_hash(ssn, "holder")
     person_key: str | None = None  # what the caller's holder_ref is derived from
-    nonce: str | None = None  # an e-card code's "<iss>:<jti>", consumed with the event
+    nonce: str | None = None  # an e-card code's use: keyed hash of "<iss>:<jti>", consumed with the event
     nonce_expires_at: int | None = None
 
     def refused_as(self, reason: str) -> Outcome:
@@ -121,5 +121,6 @@ def recorded(
         method=method,
         cross_region=is_cross_region(outcome.issuer_region, where.jurisdiction),
         occurred_at=occurred_at,
+        code_use=outcome.nonce,
         **fields,
     )

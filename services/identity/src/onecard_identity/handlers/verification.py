@@ -17,8 +17,17 @@ import uuid
 from dataclasses import dataclass, replace
 
 import orjson
-from onecard_contracts.ecard_code import QrClaims, QrMalformed, parse_qr, signature_valid, time_refusal
+from onecard_contracts.ecard_code import (
+    CODE_USE_PURPOSE,
+    QrClaims,
+    QrMalformed,
+    code_use_input,
+    parse_qr,
+    signature_valid,
+    time_refusal,
+)
 from onecard_contracts.regions import province_code
+from onecard_events import consistency
 from onecard_events.times import rfc3339
 from onecard_service.auth import Principal
 from onecard_service.idempotency import check_key
@@ -71,6 +80,10 @@ async def verify(
     if not caller.may_use_venue(venue_id):
         raise Problem(403, "this client may not verify cards at that venue")
     where = await ctx.venues.get(venue_id, terminal_id)
+    if where is None or method not in where.card_forms:
+        # Refused on the catalogue view's word: only once it has what the catalog has now.
+        await ctx.views.catch_up("catalog")
+        where = await ctx.venues.get(venue_id, terminal_id, fresh=True)
     if where is None:
         raise not_found("venue", venue_id)
     if method not in where.card_forms:
@@ -89,6 +102,12 @@ async def verify(
     )
     if answer.recorded is not None:
         ctx.metrics.observe(answer.recorded)
+    if answer.position is not None:
+        consistency.note_stream("identity", f"verification-{answer.verification_id}", answer.position)
+    # The venue is answered at commit, not once on Kafka. Payments' one refusal that rests on a
+    # verification (`qr_reused` for a code used here, ADR 0012) is a 201 declined within its
+    # projection's lag; a client that sends this answer's token on is still answered after it.
+    consistency.answer_early()
     person = answer.person_key
     return Verification(
         answer.verification_id,
@@ -155,6 +174,11 @@ async def _electronic(ctx: Identity, qr: str) -> Decision:
     expired = time_refusal(claims, int(ctx.now().timestamp()))
     if expired:
         return Decision(refused(expired, issuer_region=claims.reg, partner_region=origin.partner_region))
+    use = ctx.personal_data.keyed_hash(code_use_input(code), CODE_USE_PURPOSE)
+    if ctx.code_uses is not None and not ctx.code_uses.claim(use, "identity"):
+        # Embedded: payments took this code (ADR 0012); from here on a code counts as used anyway.
+        reused = refused("qr_reused", issuer_region=claims.reg, partner_region=origin.partner_region)
+        return Decision(_spends(claims, use, reused))
     key = ctx.personal_data.keyed_hash(claims.sub, "card")
     partner = origin.partner_region
     if partner is not None:
@@ -163,16 +187,16 @@ async def _electronic(ctx: Identity, qr: str) -> Decision:
         return Decision(
             hotlist=(partner, key),
             decide=lambda reads: _spends(
-                claims, _refusal_or(known, hotlist_refusal(reads.hotlist.get((partner, key))))
+                claims, use, _refusal_or(known, hotlist_refusal(reads.hotlist.get((partner, key))))
             ),
         )
 
     def decide(reads: Reads) -> Outcome:
         record = reads.cards.get(key)
         if record is None:
-            return _spends(claims, refused("unknown_card", issuer_region=claims.reg))
+            return _spends(claims, use, refused("unknown_card", issuer_region=claims.reg))
         known = Outcome(True, None, record.issuer_region, None, record.holder_key, record.holder_key)
-        return _spends(claims, _refusal_or(known, own_card_refusal(record, None)))
+        return _spends(claims, use, _refusal_or(known, own_card_refusal(record, None)))
 
     return Decision(card_key=key, decide=decide)
 
@@ -181,6 +205,7 @@ def _refusal_or(known: Outcome, reason: str | None) -> Outcome:
     return known.refused_as(reason) if reason else known
 
 
-def _spends(claims: QrClaims, outcome: Outcome) -> Outcome:
-    """A genuine, current code is used up by this verification, whatever the card's status."""
-    return replace(outcome, nonce=f"{claims.iss}:{claims.jti}", nonce_expires_at=claims.exp)
+def _spends(claims: QrClaims, use: str, outcome: Outcome) -> Outcome:
+    """A genuine, current code is used up by this verification, whatever the card's status; its
+    use is known by a keyed hash of `iss:jti`, here, in the event and at payments (ADR 0012)."""
+    return replace(outcome, nonce=use, nonce_expires_at=claims.exp)

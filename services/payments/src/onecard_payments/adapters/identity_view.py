@@ -3,11 +3,14 @@
 `IdentityView` is a projection fed by identity's events (`runtime.add_projection(.., ["identity"])`):
 card registered / status changed / e-card issued, and signing key published. It keeps only
 pseudonymous fields: identity's card key (a keyed hash of the card's public subject, the code's
-`sub`), the bank's account reference and the holder key, both keyed hashes.
+`sub`), the bank's account reference and the holder key, both keyed hashes. A verification that
+used an e-card code (`code_use`, the keyed hash of the code's `iss:jti`) puts it into
+`ecard_nonces`, so the code no longer pays (one use platform-wide, docs/adr/0012).
 
 `IdentityEcardReader` checks a code in identity's format (docs/identity-qr.md) against that view:
 signature with our region's published key for the kid, expiry, then the card. Single use is
-`payment_rows.consume_nonce`, an insert into `ecard_nonces` in the payment's own unit of work.
+`payment_rows.consume_nonce`, an insert into `ecard_nonces` in the payment's own unit of work,
+keyed by the code's use hash (`ecard_code.CODE_USE_PURPOSE`), as identity's are.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.ports import CardState, EcardHolder, EcardRefusal
-from .tables import identity_cards, identity_signing_keys
+from .tables import ecard_nonces, identity_cards, identity_signing_keys
 
 
 class IdentityView:
@@ -66,10 +69,15 @@ class IdentityView:
             case "onecard.identity.signing_key_published":
                 row = {"region": d["region"], "kid": d["kid"], "public_key": d["public_key"]}
                 await conn.execute(upsert(conn, identity_signing_keys, row, ["region", "kid"]))
+            case "onecard.identity.verification_recorded" if d.get("code_use"):
+                row = {"nonce": d["code_use"], "consumed_at": d["occurred_at"]}
+                used = insert_for(conn, ecard_nonces).values(**row)
+                await conn.execute(used.on_conflict_do_nothing(index_elements=["nonce"]))
 
     async def reset(self, conn: AsyncConnection) -> None:
         await conn.execute(delete(identity_cards))
         await conn.execute(delete(identity_signing_keys))
+        # ecard_nonces stays: it also holds the codes payments used itself; a replay re-inserts nothing.
 
 
 class IdentityEcardReader:
@@ -88,6 +96,10 @@ class IdentityEcardReader:
         # Tests move it to check expiry.
         self.clock = clock
         self._public: dict[tuple[str, str], Ed25519PublicKey] = {}
+
+    def code_use(self, code: ecard_code.UnverifiedQr) -> str:
+        """What single use is keyed on, here and at identity: a keyed hash of `iss:jti`."""
+        return self.keys.keyed_hash(ecard_code.code_use_input(code), ecard_code.CODE_USE_PURPOSE)
 
     def card_key(self, subject: str) -> str:
         """Identity's key of a card: a keyed hash of its public subject."""
@@ -114,15 +126,16 @@ class IdentityEcardReader:
                 )
             ).first()
         # From here on the code itself is good: it is consumed whatever the card's state.
+        used = self.code_use(code)
         if card is None:
-            return EcardRefusal("unknown_card", code.nonce)
+            return EcardRefusal("unknown_card", used)
         if card.status in ("lost", "cancelled"):
-            return EcardRefusal(f"card_{card.status}", code.nonce)
+            return EcardRefusal(f"card_{card.status}", used)
         if not card.ecard:
-            return EcardRefusal("no_ecard", code.nonce)
+            return EcardRefusal("no_ecard", used)
         if card.account_ref is None:
-            return EcardRefusal("no_card_account", code.nonce)
-        return EcardHolder(card.holder_key, card.issuer_region, card.account_ref, code.nonce)
+            return EcardRefusal("no_card_account", used)
+        return EcardHolder(card.holder_key, card.issuer_region, card.account_ref, used)
 
     async def card_state(self, card_no: str, issuer_region: str) -> CardState | None:
         subject = ecard_code.card_subject(ecard_code.province_code(issuer_region), card_no)

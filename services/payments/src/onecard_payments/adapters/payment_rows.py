@@ -7,7 +7,7 @@ import time
 
 from onecard_events.sql import insert_for
 from onecard_events.times import now_rfc3339
-from sqlalchemy import update
+from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.events import BillOpened, PaymentDeclined, PaymentInitiated, PaymentRefunded, PaymentSettled
@@ -105,6 +105,12 @@ async def consume_nonce(conn: AsyncConnection, nonce: str) -> bool:
     statement = insert_for(conn, ecard_nonces).values(nonce=nonce, consumed_at=now_rfc3339())
     result = await conn.execute(statement.on_conflict_do_nothing(index_elements=["nonce"]))
     return bool(result.rowcount)
+
+
+async def purge_nonces(conn: AsyncConnection, before: str) -> int:
+    """Forget the code uses recorded before `before` (RFC 3339): those codes expired long ago."""
+    result = await conn.execute(delete(ecard_nonces).where(ecard_nonces.c.consumed_at < before))
+    return int(result.rowcount or 0)
 
 
 async def _add_to_day(

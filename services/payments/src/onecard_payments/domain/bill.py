@@ -149,6 +149,7 @@ class Bill(Aggregate):
         payer: Payer,
         agreement_merchant: bool,
         at: str,
+        code_use: str | None = None,
     ) -> PaymentInitiated:
         if self.status == "settled":
             raise Refused(f"bill {self.bill_id} is already paid", code="bill_settled")
@@ -166,6 +167,7 @@ class Bill(Aggregate):
                 cross_region=payer.cross_region,
                 agreement_merchant=agreement_merchant,
                 initiated_at=at,
+                code_use=code_use,
             )
         )
 

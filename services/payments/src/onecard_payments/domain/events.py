@@ -47,6 +47,9 @@ class PaymentInitiated(DomainEvent):
     cross_region: bool = False
     agreement_merchant: bool = False
     initiated_at: str = ""
+    # The e-card code this payment used up: the keyed hash of its `iss:jti` (ADR 0012), which
+    # identity projects into its nonce table; None for other methods and for a replayed code.
+    code_use: str | None = None
 
 
 class PaymentOutcome(DomainEvent):

@@ -42,7 +42,8 @@ class CardBank(Protocol):
 @dataclass(frozen=True)
 class EcardHolder:
     """The payer behind an e-card code: pseudonymous key, issuing region, account reference, and
-    the code's nonce, which the payment's unit of work consumes (`payment_rows.consume_nonce`)."""
+    the code's nonce (the keyed hash of its `iss:jti`, ADR 0012), which the payment's unit of work
+    consumes (`payment_rows.consume_nonce`)."""
 
     payer_key: str
     issuer_region: str

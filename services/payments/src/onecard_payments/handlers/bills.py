@@ -19,7 +19,7 @@ async def open_bill(ctx: PaymentsContext, caller: Principal, cmd: OpenBill, key:
     idem = Idempotency.of(caller, key, {"op": "open_bill", "body": cmd.__dict__})
     if stored := await idem.replay(ctx):
         return stored
-    merchant = await queries.merchant(ctx.db, cmd.merchant_id)
+    merchant = await ctx.views.read("catalog", lambda: queries.merchant(ctx.db, cmd.merchant_id))
     if merchant is None:
         raise invalid("merchant_id", "no such merchant in the catalogue")
     bill = Bill(new_id("bill"))

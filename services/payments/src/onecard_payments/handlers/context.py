@@ -8,8 +8,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from onecard_contracts.code_uses import CodeUses
 from onecard_events.database import Database
 from onecard_events.store import EventStore
+from onecard_service.freshness import ViewFreshness
 from onecard_service.privacy import PersonalDataKeys
 
 from ..adapters.metrics import PaymentMetrics
@@ -51,3 +53,7 @@ class PaymentsContext:
     cards: CardDirectory
     config: PaymentsConfig
     metrics: PaymentMetrics
+    # The catalogue and identity views' catch-up, before a refusal that rests on them.
+    views: ViewFreshness
+    # Embedded only: the claim shared with identity, so a code is used once across both (ADR 0012).
+    code_uses: CodeUses | None = None

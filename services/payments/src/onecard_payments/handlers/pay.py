@@ -26,7 +26,7 @@ from ..adapters import payment_rows, queries
 from ..domain.bill import Bill, Payer
 from ..domain.commands import PayByCard, PayByEcard, PayCommand, PayOther
 from ..domain.events import Method, PaymentDeclined, PaymentSettled
-from ..domain.ports import BankOutcome, BankResult, EcardRefusal
+from ..domain.ports import BankOutcome, BankResult, EcardHolder, EcardRefusal
 from . import bank
 from .common import (
     Idempotency,
@@ -71,7 +71,12 @@ async def pay_bill(
     idem = Idempotency.of(caller, key, {"op": f"pay:{bill_id}", "body": _fingerprint(ctx, cmd)})
     if stored := await idem.replay(ctx):
         return stored
-    merchant = await queries.merchant(ctx.db, bill.merchant_id)
+    by_ecard = isinstance(cmd, PayByEcard)
+    merchant = await ctx.views.read(
+        "catalog",
+        lambda: queries.merchant(ctx.db, bill.merchant_id),
+        ok=lambda m: m is not None and (m.agreement or not by_ecard),
+    )
     if merchant is None:
         raise Problem(409, f"merchant {bill.merchant_id!r} is no longer in the catalogue")
     attempt = await _prepare(ctx, cmd, merchant)
@@ -105,7 +110,11 @@ async def _prepare(ctx: PaymentsContext, cmd: PayCommand, merchant: MerchantView
         case PayByCard():
             if not ssn_is_valid(cmd.ssn):
                 return Attempt("card_account", Payer(), None, agreement, refusal="invalid_ssn")
-            card = await ctx.cards.card_state(cmd.card_no, cmd.issuer_region)
+            card = await ctx.views.read(
+                "identity",
+                lambda: ctx.cards.card_state(cmd.card_no, cmd.issuer_region),
+                ok=lambda c: c is None or c.status not in ("lost", "cancelled"),
+            )
             if card is not None and card.status in ("lost", "cancelled"):
                 return Attempt("card_account", Payer(), None, agreement, refusal=f"card_{card.status}")
             payer = Payer(
@@ -117,7 +126,12 @@ async def _prepare(ctx: PaymentsContext, cmd: PayCommand, merchant: MerchantView
         case PayByEcard():
             if not agreement:
                 raise invalid("method", "e-card bill pull is only available at an e-card agreement merchant")
-            holder = await ctx.ecard.read(cmd.qr)
+            holder = _claimed(
+                ctx,
+                await ctx.views.read(
+                    "identity", lambda: ctx.ecard.read(cmd.qr), ok=lambda h: not _rests_on_identity(h)
+                ),
+            )
             if isinstance(holder, EcardRefusal):
                 return Attempt("ecard", Payer(), None, agreement, refusal=holder.reason, nonce=holder.nonce)
             cross = is_cross_region(holder.issuer_region, merchant.jurisdiction)
@@ -127,6 +141,20 @@ async def _prepare(ctx: PaymentsContext, cmd: PayCommand, merchant: MerchantView
             return Attempt("other", Payer(), None, agreement)
 
 
+def _claimed(ctx: PaymentsContext, holder: EcardHolder | EcardRefusal) -> EcardHolder | EcardRefusal:
+    """Embedded: claim the code before this payment records its use; a code identity took is
+    `qr_reused`, whatever else was wrong (ADR 0012). A payment that is then not recorded leaves
+    the code spent for identity (usable again here only)."""
+    if holder.nonce is None or ctx.code_uses is None or ctx.code_uses.claim(holder.nonce, "payments"):
+        return holder
+    return EcardRefusal("qr_reused", holder.nonce)
+
+
+def _rests_on_identity(holder: EcardHolder | EcardRefusal) -> bool:
+    """A refusal that identity's view decided (its keys, its cards), not the code on its own."""
+    return isinstance(holder, EcardRefusal) and holder.reason not in ("qr_malformed", "qr_expired")
+
+
 async def _start(ctx: PaymentsContext, bill_id: str, attempt: Attempt, idem: Idempotency) -> Started:
     """The first unit of work: payment_initiated (and, without the bank, its outcome at once)."""
     payment_id, at = new_id("pay"), now_rfc3339()
@@ -134,9 +162,11 @@ async def _start(ctx: PaymentsContext, bill_id: str, attempt: Attempt, idem: Ide
         async with ctx.store.unit_of_work() as uow:
             conn = uow.connection
             await idem.reserve(conn)
-            if attempt.nonce is not None and not await payment_rows.consume_nonce(conn, attempt.nonce):
+            code_use = attempt.nonce
+            if code_use is not None and not await payment_rows.consume_nonce(conn, code_use):
                 # Used before (a replayed code): whatever else was wrong, this is the reason.
                 attempt = replace(attempt, payer=Payer(), account_ref=None, refusal="qr_reused")
+                code_use = None
             needs_bank = attempt.refusal is None and attempt.account_ref is not None
             bill = await uow.get(bill_stream(bill_id), Bill(bill_id))
             initiated = bill.initiate(
@@ -146,6 +176,7 @@ async def _start(ctx: PaymentsContext, bill_id: str, attempt: Attempt, idem: Ide
                 attempt.payer,
                 attempt.agreement_merchant,
                 at,
+                code_use,
             )
             outcome = None if needs_bank else _immediate_outcome(bill, payment_id, attempt, at)
             await payment_rows.insert_payment(

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import TYPE_CHECKING
 
 from onecard_events.checkpoint import Checkpoint, load_checkpoints
 from onecard_events.kafka import KafkaPublisher, partner_inbound_topic, service_topic
@@ -29,7 +30,6 @@ from prometheus_client import Counter
 from ..adapters.partners.messages import (
     Accepted,
     Message,
-    Polled,
     RawKafkaSource,
     Rejected,
     accept,
@@ -37,6 +37,9 @@ from ..adapters.partners.messages import (
     outbound_message,
 )
 from ..handlers.partners import record_partner_reports, remember_positions
+
+if TYPE_CHECKING:
+    from ..adapters.partners.messages import Polled
 
 log = logging.getLogger(__name__)
 INBOUND, OUTBOUND = "partner_inbound", "partner_outbound"

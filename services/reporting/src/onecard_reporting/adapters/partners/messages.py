@@ -11,10 +11,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from aiokafka import ConsumerRecord, TopicPartition
 from onecard_contracts.schemas import problems
 from onecard_events.cloudevents import Headers, InvalidCloudEvent, dataschema, from_kafka
 from onecard_events.kafka import partner_outbound_topic
@@ -26,7 +25,10 @@ from ...domain.events import PartnerCardUsed, PartnerHotlistChanged
 from ...domain.partners import partner_of
 
 CARD_USED, HOTLIST = "partner.card_used", "partner.hotlist_changed"
-Polled = dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
+if TYPE_CHECKING:  # aiokafka is loaded where Kafka is used
+    from aiokafka import ConsumerRecord, TopicPartition
+
+    Polled = dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
 Message = tuple[str, bytes, bytes, Headers]
 
 
