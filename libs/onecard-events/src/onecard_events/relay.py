@@ -23,6 +23,7 @@ from .leadership import run_as_leader
 from .metrics import per_service
 from .model import Position, RecordedEvent
 from .store import EventStore, tracing_enabled
+from .waiting import Signal
 from .waiting import wait_or_stop as _wait
 
 log = logging.getLogger(__name__)
@@ -67,7 +68,7 @@ class Relay:
     _position: Position = field(default_factory=Position, init=False)
     # Set (and replaced) after every published batch: what a write waiting for its publication
     # listens to (`published_past`).
-    _progress: asyncio.Event = field(default_factory=asyncio.Event, init=False)
+    _progress: Signal = field(default_factory=Signal, init=False)
     leading: bool = field(default=False, init=False)
 
     @property
@@ -82,10 +83,7 @@ class Relay:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return False
-            progress = self._progress
-            try:
-                await asyncio.wait_for(progress.wait(), remaining)
-            except TimeoutError:
+            if not await self._progress.wait(remaining):
                 return False
         return self._position >= position
 
@@ -113,8 +111,7 @@ class Relay:
         async with self.store.db.engine.begin() as conn:
             await save_checkpoints(conn, READER, {SOURCE: Checkpoint(last)})
         self._position = last
-        self._progress.set()
-        self._progress = asyncio.Event()
+        self._progress.fire()
         if self.metrics:
             self.metrics.published.inc(len(batch))
             now = time.time()

@@ -6,7 +6,6 @@ Streams use expected-version optimistic concurrency; the event id makes an appen
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from .registry import EventRegistry
 from .tables import events
 from .times import aware
 from .unit_of_work import UnitOfWork
+from .waiting import Signal
 
 NO_STREAM = 0
 """Expected version of a stream that must not exist yet."""
@@ -112,24 +112,17 @@ class EventStore:
         # The newest position this process committed (the unit of work keeps it): a write that
         # recorded nothing (a replay) answers with it as its consistency token.
         self.last_committed = Position()
-        self._commit_signal: asyncio.Event | None = None
+        # Fired after each unit-of-work commit: this process's readers of the log wake on it.
+        self.commit_signal = Signal()
         # Counts this process's appends and unit-of-work commits: a reader of the log that found
         # its end and sees this unchanged knows nothing was written here since (an append
         # committed later by other means is seen at the reader's next periodic look).
-        self.appends = 0
+        self.writes = 0
 
     def committed(self) -> None:
         """Wake this process's readers of the log (the unit of work calls it after a commit)."""
-        self.appends += 1
-        if self._commit_signal is not None:
-            self._commit_signal.set()
-            self._commit_signal = None
-
-    def commit_signal(self) -> asyncio.Event:
-        """Set at this process's next commit: a reader waits on it instead of sleeping its poll."""
-        if self._commit_signal is None:
-            self._commit_signal = asyncio.Event()
-        return self._commit_signal
+        self.writes += 1
+        self.commit_signal.fire()
 
     def unit_of_work(self) -> UnitOfWork:
         """A transaction on this store: `async with store.unit_of_work() as uow: ... await uow.save()`."""
@@ -220,7 +213,7 @@ class EventStore:
             # The transaction is spoilt either way: the caller's command is retried from the start.
             first = rows[0]
             raise ConcurrencyError(first["stream_id"], first["stream_version"] - 1) from exc
-        self.appends += 1
+        self.writes += 1
         if self.metrics is not None:
             self.metrics.latency.observe(time.perf_counter() - started)
             self.metrics.batch_size.observe(len(rows))

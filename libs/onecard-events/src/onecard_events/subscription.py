@@ -27,6 +27,7 @@ from .leadership import run_as_leader
 from .model import Position, RecordedEvent
 from .registry import EventRegistry
 from .store import EventStore, tracing_enabled
+from .waiting import Signal, wait_any
 
 if TYPE_CHECKING:  # aiokafka is imported where a Kafka source starts: the embedded mode never pays for it
     from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -81,7 +82,7 @@ class StoreLogSource:
         self.stores = {f"store:{s.source}": s for s in stores}
         self.poll_interval = poll_interval
         self._positions: dict[str, Position] = {}
-        self._at_end: dict[str, tuple[int, float]] = {}  # key -> (store.appends, when) at its end
+        self._at_end: dict[str, tuple[int, float]] = {}  # key -> (store.writes, when) at its end
 
     async def start(self, checkpoints: Mapping[str, Checkpoint]) -> None:
         self._positions = {key: checkpoints.get(key, Checkpoint()).position for key in self.stores}
@@ -93,10 +94,10 @@ class StoreLogSource:
             for key, store in self.stores.items():
                 if self._quiet(key, store):
                     continue
-                appends = store.appends  # before the read: an append during it is not missed
+                writes = store.writes  # before the read: a write during it is not missed
                 batch = await store.read_all(self._positions[key], max_events)
                 if len(batch) < max_events and not store.db.is_postgres:
-                    self._at_end[key] = (appends, time.monotonic())
+                    self._at_end[key] = (writes, time.monotonic())
                 if batch:
                     self._positions[key] = batch[-1].position
                     out += [Delivery(key, r) for r in batch]
@@ -109,19 +110,14 @@ class StoreLogSource:
         at_end = self._at_end.get(key)
         return (
             at_end is not None
-            and at_end[0] == store.appends
+            and at_end[0] == store.writes
             and time.monotonic() - at_end[1] < self.QUIET_RECHECK
         )
 
     async def _next_commit(self, timeout: float) -> None:
         """Sleep until a store commits in this process, or `timeout` (another process's commits
         are only seen by polling)."""
-        waits = [asyncio.ensure_future(s.commit_signal().wait()) for s in self.stores.values()]
-        try:
-            await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for w in waits:
-                w.cancel()
+        await wait_any([s.commit_signal for s in self.stores.values()], timeout)
 
     async def stop(self) -> None:
         return None
@@ -357,7 +353,7 @@ class ProjectionRunner:
         self.standby = False
         self.created_at = time.time()
         # Set (and replaced) after every committed batch: what consistency waits listen to.
-        self._progress = asyncio.Event()
+        self._progress = Signal()
 
     async def start(self) -> None:
         async with self.db.engine.connect() as conn:
@@ -411,8 +407,7 @@ class ProjectionRunner:
             raise
         self.checkpoints.update(changed)
         self.applied += applied
-        self._progress.set()
-        self._progress = asyncio.Event()
+        self._progress.fire()
         return applied
 
     async def _apply_traced(self, conn: AsyncConnection, event: RecordedEvent, source: str) -> None:
@@ -486,9 +481,7 @@ class ProjectionRunner:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return False
-            progress = self._progress
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(progress.wait(), min(remaining, 0.05 if self.standby else remaining))
+            await self._progress.wait(min(remaining, 0.05 if self.standby else remaining))
 
     async def _seen_checkpoints(self) -> Mapping[str, Checkpoint]:
         if not self.standby:
