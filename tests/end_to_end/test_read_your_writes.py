@@ -224,3 +224,41 @@ async def test_a_view_held_back_answers_503_with_retry_after(short_wait: Running
     # A token that is not one is a 400, not a wait.
     bad = await running.client.get("/payments/v1/bills/x", headers={**running.admin, HEADER: "catalog:x"})
     assert bad.status_code == 400 and bad.json()["type"].endswith("bad-consistency-token")
+
+
+# -- a read model served from a snapshot -----------------------------------------------------------
+
+
+@pytest.fixture
+async def catalog_and_reporting(tmp_path: Path) -> AsyncIterator[RunningPlatform]:
+    settings = await platforms.fresh_embedded_settings(tmp_path / "data")
+    running, _ = await platforms.start_platform(settings, ("catalog", "reporting"))
+    yield running
+    await platforms.stop_platform(running)
+
+
+async def test_a_report_with_a_token_reflects_the_write_even_before_the_snapshot_worker_runs(
+    catalog_and_reporting: RunningPlatform,
+) -> None:
+    """Reporting answers from a snapshot its worker refreshes every 0.25 s. Held off here (the
+    worker never finds it stale), the answer to a request whose token was covered must still
+    include the write: the snapshot is refreshed for it."""
+    running = catalog_and_reporting
+    state = running.runtime("reporting").app.state.reporting
+    await state.refresh()
+    state.stale = lambda: False  # the worker is not going to refresh it
+    item = {
+        "item_id": "500106:902",
+        "kind": "service",
+        "name": "一卡通游泳馆",
+        "department": "区体育局",
+        "card_forms": ["physical"],
+        "categories": ["identity"],
+        "plan": {"2026": 2},
+    }
+    created = await running.client.post("/catalog/v1/items", json=item, headers=running.admin)
+    report = await running.client.get(
+        "/reporting/v1/progress", params={"year": 2026}, headers={**running.admin, HEADER: token(created)}
+    )
+    assert report.status_code == 200, report.text
+    assert "500106:902" in {r["item_id"] for r in report.json()["rows"]}

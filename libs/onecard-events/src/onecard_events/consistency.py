@@ -15,7 +15,8 @@ store as a whole: a view covers it once it has caught up with the service's head
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
@@ -140,6 +141,24 @@ def note_recorded(service: str, recorded: Sequence[RecordedEvent]) -> None:
 
 def note_stream(service: str, stream_id: str, position: Position) -> None:
     note([Mark(service, position, key_hash(stream_id))])
+
+
+# Set while a request whose tokens were covered is handled: a read model served from a cached
+# snapshot refreshes it first, so the answer reflects what the tokens named.
+_covered: ContextVar[bool] = ContextVar("onecard_covered", default=False)
+
+
+@contextmanager
+def covering() -> Iterator[None]:
+    reset = _covered.set(True)
+    try:
+        yield
+    finally:
+        _covered.reset(reset)
+
+
+def covered() -> bool:
+    return _covered.get()
 
 
 def answer_early() -> None:

@@ -141,7 +141,11 @@ class ConsistencyMiddleware:
                 await _send_problem(send, problem)
                 return
         if scope["method"] not in _WRITES:
-            await self.app(scope, receive, send)
+            if sent:
+                with consistency.covering():
+                    await self.app(scope, receive, send)
+            else:
+                await self.app(scope, receive, send)
             return
         written = consistency.collect()
 

@@ -7,6 +7,7 @@ import asyncio
 import time
 from datetime import UTC, datetime
 
+from onecard_events.consistency import covered
 from onecard_events.subscription import ProjectionRunner
 from onecard_events.waiting import wait_or_stop
 from prometheus_client import CollectorRegistry, Gauge
@@ -49,6 +50,7 @@ class ReportingState:
         self.started = time.time()
         self.snapshot: Snapshot | None = None
         self._applied_at_refresh = -1
+        self._current_at_refresh = False  # whether the projection had caught up when it was taken
         self._refreshed = 0.0
         self._lock = asyncio.Lock()
 
@@ -58,18 +60,31 @@ class ReportingState:
     def lag_seconds(self, as_of: datetime) -> float:
         return round(max(0.0, time.time() - as_of.timestamp()), 3)
 
-    async def refresh(self) -> Snapshot:
+    async def refresh(self, past: int | None = None) -> Snapshot:
+        """A new snapshot; with `past`, only if the one held was taken before the projection had
+        applied that many events (concurrent callers share one refresh)."""
         async with self._lock:
-            applied, as_of = self.runner.applied, self.as_of()
+            if past is not None and self.snapshot is not None and self._applied_at_refresh >= past:
+                return self.snapshot
+            applied, as_of, current = self.runner.applied, self.as_of(), self.runner.current
             async with self.runner.db.engine.connect() as conn:
                 snap = await load_snapshot(conn, as_of, datetime.now(UTC))
             self.metrics.update(snap)  # computes (and memoises) this year's depth rows
             self.snapshot, self._applied_at_refresh, self._refreshed = snap, applied, time.monotonic()
+            self._current_at_refresh = current
             return snap
 
     async def current(self) -> tuple[Snapshot, datetime]:
         """The snapshot, and the time up to which it reflects every event."""
-        snap = self.snapshot or await self.refresh()
+        applied = self.runner.applied
+        snap = self.snapshot
+        # Served from the snapshot the worker refreshes every 0.25 s, except when that would give
+        # less than a caught-up view: before the first snapshot taken with the projection current
+        # (right after start), or for a request whose consistency tokens were just covered.
+        if snap is None or (
+            self._applied_at_refresh < applied and (covered() or not self._current_at_refresh)
+        ):
+            snap = await self.refresh(past=applied)
         unchanged = self.runner.applied == self._applied_at_refresh
         return snap, (max(snap.as_of, self.as_of()) if unchanged else snap.as_of)
 
