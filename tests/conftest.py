@@ -142,17 +142,25 @@ _server_tests = {"pg_url": 0, "kafka_bootstrap": 0}
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
     outcome = yield
     report = outcome.get_result()
-    if report.when == "call" and report.passed:
+    if report.when == "call":
         # Includes server fixtures requested dynamically (server_fixture), not only the signature's.
+        # Carried on the report, so that under pytest-xdist the controller counts what workers ran.
         active = set(getattr(item, "fixturenames", ())) | item.stash.get(DYNAMIC, set())
-        for fixture in _server_tests:
-            if fixture in active:
-                _server_tests[fixture] += 1
+        report.user_properties.extend(("real_server", name) for name in _server_tests if name in active)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "call" and report.passed:
+        for key, name in report.user_properties:
+            if key == "real_server":
+                _server_tests[str(name)] += 1
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if not REQUIRE or session.config.option.collectonly or exitstatus != 0:
         return
+    if hasattr(session.config, "workerinput"):
+        return  # a pytest-xdist worker: the controller checks the whole run
     print(
         f"\nreal servers: {_server_tests['pg_url']} passed tests used PostgreSQL, "
         f"{_server_tests['kafka_bootstrap']} used Apache Kafka"

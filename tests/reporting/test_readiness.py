@@ -3,13 +3,14 @@ its sources held when it started, so the first progress report after "ready" is 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from onecard_events.kafka import service_topic
 
-from tests.support.processes import distributed_env, serve, up
+from tests.support.processes import distributed_env, embedded_env, serve, up
 from tests.support.waiting import eventually
 
 
@@ -57,8 +58,35 @@ async def test_the_first_report_after_ready_lists_the_whole_catalogue(
 async def test_onecard_up_is_ready_when_all_five_are_and_then_reports_the_whole_catalogue(
     tmp_path: Path,
 ) -> None:
-    log = tmp_path / "up.log"
-    platform = up(tmp_path / "data")
+    """Twice on fresh data directories: the first start on a machine migrates, seeds and projects,
+    and leaves the prepared template built behind it; the second starts from a copy of that
+    template. Both are ready only when the whole catalogue is in the report."""
+    cache = tmp_path / "cache"  # this test's own template cache: the first start finds none
+    env = embedded_env(XDG_CACHE_HOME=str(cache))
+    first = await _start_and_check_ready(tmp_path, "first", env)
+    assert "from the prepared template" not in first
+
+    async def template_built() -> list[Path] | None:
+        built = [d for d in (cache / "onecard" / "embedded").glob("*") if not d.name.startswith(".")]
+        return built or None
+
+    (template,) = await eventually(template_built, timeout=60, what="the data template built")
+    assert sorted(f.name for f in template.iterdir()) == [
+        f"{s}.db" for s in sorted(("catalog", "identity", "payments", "disbursement", "reporting"))
+    ], "the template holds the databases and nothing else (no keys)"
+
+    second = await _start_and_check_ready(tmp_path, "second", env)
+    assert "from the prepared template" in second
+    own_keys = [
+        json.loads((tmp_path / run / "data" / "secrets.json").read_text()) for run in ("first", "second")
+    ]
+    assert own_keys[0]["pii_key"] != own_keys[1]["pii_key"], "each data directory has its own keys"
+
+
+async def _start_and_check_ready(tmp_path: Path, run: str, env: dict[str, str]) -> str:
+    """`onecard up` on a fresh data directory: checks the first answers after it is ready; its log."""
+    log = tmp_path / f"{run}.log"
+    platform = up(tmp_path / run / "data", env)
     platform.log = log
     platform.launch()
     try:
@@ -84,3 +112,4 @@ async def test_onecard_up_is_ready_when_all_five_are_and_then_reports_the_whole_
         assert said[0].startswith("onecard: ready: all 5 services"), said
     finally:
         platform.stop()
+    return log.read_text()

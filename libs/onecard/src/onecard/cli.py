@@ -20,6 +20,7 @@ from onecard_events.topology import SERVICES
 from onecard_service.platform import Platform
 from onecard_service.settings import Settings
 
+from . import data_template
 from .composition import PrefixDispatcher, build_services
 
 
@@ -31,16 +32,22 @@ def cmd_up(args: argparse.Namespace) -> None:
     overrides: dict[str, object] = {"database_url": None, "kafka_bootstrap": None}
     if args.data_dir:
         overrides["data_dir"] = Path(args.data_dir)
-    platform = Platform(Settings.from_env(**overrides))
+    settings = Settings.from_env(**overrides)
+    # A fresh data directory starts as a copy of the prepared one: already migrated, seeded and
+    # projected (data_template.py).
+    prepared = data_template.copy_into(settings.data_dir)
+    platform = Platform(settings)
     runtimes = build_services(platform)
     print(
-        f"onecard: embedded platform on http://{args.host}:{args.port} (data in {platform.settings.data_dir})"
+        f"onecard: embedded platform on http://{args.host}:{args.port} (data in {platform.settings.data_dir}"
+        f"{', from the prepared template' if prepared else ''})"
     )
 
     def ready(seconds: float) -> None:
         print(f"onecard: ready: all {len(runtimes)} services ({seconds:.1f} s after start)", flush=True)
+        data_template.build_in_background()
 
-    _serve(PrefixDispatcher(runtimes, migrate=True, on_ready=ready), args.host, args.port)
+    _serve(PrefixDispatcher(runtimes, migrate=not prepared, on_ready=ready), args.host, args.port)
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
