@@ -93,6 +93,14 @@ class Relay:
         self._position = cps.get(SOURCE, Checkpoint()).position
         return self._position
 
+    async def measure_backlog(self) -> int:
+        """Count (up to a batch) what is committed and not yet published, without publishing: for
+        the backlog gauge while Kafka cannot be reached, when `run_once` never gets that far."""
+        waiting = len(await self.store.read_all(await self.load_position(), self.batch_size))
+        if self.metrics:
+            self.metrics.backlog.set(waiting)
+        return waiting
+
     async def run_once(self) -> int:
         """Publish one batch; returns how many events went out."""
         batch = await self.store.read_all(self._position, self.batch_size)

@@ -8,6 +8,7 @@ the embedded mode; PostgreSQL schemas and Kafka topics in the distributed mode. 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -310,15 +311,22 @@ class ServiceRuntime:
         health = self.supervisor.watch("relay")
         publisher = KafkaPublisher(bootstrap, client_id=f"onecard-{self.name}-relay")
         self._relay_behind = True
-        await publisher.start()
+        topic = service_topic(self.name, self.platform.settings.topic_prefix)
+        relay = Relay(self.store, publisher, lambda _r: topic, metrics=self._relay_metrics)
         try:
-            topic = service_topic(self.name, self.platform.settings.topic_prefix)
+            await publisher.start()
+        except Exception:
+            # Kafka unreachable from the start: the backlog gauge still says what waits, so
+            # OnecardRelayStalled can fire (it needs a backlog above 0).
+            with contextlib.suppress(Exception):
+                await relay.measure_backlog()
+            raise
+        try:
 
             def caught_up(behind: bool) -> None:
                 self._relay_behind = behind
                 health.progressed()
 
-            relay = Relay(self.store, publisher, lambda _r: topic, metrics=self._relay_metrics)
             relay.on_progress = caught_up
             self._relay_now = relay
             await relay.run(stop)
