@@ -7,6 +7,7 @@ refuses connections while cut (the platform's port closed, as far as the validat
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -15,22 +16,37 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import orjson
+import pytest
+from onecard_contracts.schemas import problems
+from onecard_events.kafka import partner_outbound_topic
 from onecard_events.times import utcnow
 from onecard_identity.adapters.devtools import PartnerRegion, mint_qr
 from onecard_identity.handlers.keys import signing_key
 from onecard_validator.validator import Validator
 
+from tests.reporting.test_partners import read_topic
 from tests.support import people
 from tests.support.faults import LinkCut
-from tests.support.platform import RunningPlatform
+from tests.support.platform import RunningPlatform, fresh_distributed_settings, start_platform, stop_platform
 from tests.support.serving import served_on_port
 from tests.support.waiting import eventually
 
 from .helpers import ITEM, identity, identity_events, register, seed_venue, set_status, venue_headers
 
 BUS = "v-bus-500240"
+TWO_BUSES = "v-bus-500240-two"
+CRASHED_BUS = "v-bus-500240-crashed"
 OLD_BUS = "v-bus-500240-old"
-GOOD_CARDS = 20
+GOOD_CARDS = 6
+
+
+@pytest.fixture(scope="module")
+async def shared(pg_url: str, kafka_bootstrap: str) -> AsyncIterator[RunningPlatform]:
+    """One distributed platform (PostgreSQL, Kafka) for the tests below, each at its own venue."""
+    running, _ = await start_platform(await fresh_distributed_settings(pg_url, kafka_bootstrap))
+    yield running
+    await stop_platform(running)
 
 
 @asynccontextmanager
@@ -53,15 +69,28 @@ def validator(
     return Validator(data, f"http://{link.address}", token, venue, terminal, **kw)
 
 
-async def offline_events(running: RunningPlatform) -> list[dict[str, Any]]:
+async def offline_events(running: RunningPlatform, *venues: str) -> list[dict[str, Any]]:
     recorded = await identity_events(running, "onecard.identity.verification_recorded")
-    return [e.data for e in recorded if e.data.get("offline")]
+    return [
+        e.data for e in recorded if e.data.get("offline") and (not venues or e.data["venue_id"] in venues)
+    ]
 
 
-async def good_cards(running: RunningPlatform) -> list[tuple[str, str]]:
+async def partner_region(running: RunningPlatform) -> PartnerRegion:
+    """Sichuan, its key registered."""
+    sichuan = PartnerRegion()
+    url = f"/identity/v1/partners/510000/keys/{sichuan.kid}"
+    put = await running.client.put(url, json={"public_key": sichuan.public_key_b64()}, headers=running.admin)
+    assert put.status_code == 200, put.text
+    return sichuan
+
+
+async def good_cards(
+    running: RunningPlatform, count: int = GOOD_CARDS, prefix: str = "B"
+) -> list[tuple[str, str]]:
     cards = []
-    for i in range(GOOD_CARDS):
-        card_no, ssn = people.card_no(i, prefix="B"), people.ssn(300 + i, region="500240")
+    for i in range(count):
+        card_no, ssn = people.card_no(i, prefix=prefix), people.ssn(300 + i, region="500240")
         assert (await register(running, card_no, ssn, region="500240")).status_code == 201
         response = await running.client.post(f"/identity/v1/cards/{card_no}/ecard", headers=running.admin)
         assert response.status_code == 200, response.text
@@ -74,13 +103,7 @@ async def test_a_thousand_taps_cut_off_then_uploaded_once(embedded: RunningPlatf
     await seed_venue(p, BUS, "500240", {"bus-1": ["physical", "electronic"]})
     await seed_venue(p, OLD_BUS, "500240", {"bus-9": ["physical"]})
     cards = await good_cards(p)
-    sichuan = PartnerRegion()
-    put = await p.client.put(
-        f"/identity/v1/partners/510000/keys/{sichuan.kid}",
-        json={"public_key": sichuan.public_key_b64()},
-        headers=p.admin,
-    )
-    assert put.status_code == 200, put.text
+    sichuan = await partner_region(p)
     ctx = identity(p)
     ours = await signing_key(ctx)
 
@@ -99,7 +122,7 @@ async def test_a_thousand_taps_cut_off_then_uploaded_once(embedded: RunningPlatf
         bundle = bus.bundle()
         assert bundle is not None and bundle.valid_at(int(time.time()))
         # Reported lost after the bundle was issued: the validator cannot know.
-        lost_no, lost_ssn = cards[-1]
+        lost_no = cards[-1][0]
         assert (await set_status(p, lost_no, "lost")).status_code == 200
 
         await link.cut()
@@ -182,3 +205,100 @@ async def test_a_thousand_taps_cut_off_then_uploaded_once(embedded: RunningPlatf
 
     row, _ = await eventually(figures, what="depth and cross-region figures with the offline taps")
     assert (row["denominator"], row["active_numerator"]) == (2, 1)
+
+
+async def test_a_code_used_at_two_validators_is_accepted_by_both_and_flagged_once(
+    shared: RunningPlatform, tmp_path: Path
+) -> None:
+    """A partner's code, so the finding also reaches the partner's stream."""
+    p = shared
+    await seed_venue(p, TWO_BUSES, "500240", {"bus-1": ["electronic"], "bus-2": ["electronic"]})
+    sichuan = await partner_region(p)
+    async with link_to(p) as link:
+        first = validator(p, link, tmp_path / "one", TWO_BUSES, "bus-1")
+        second = validator(p, link, tmp_path / "two", TWO_BUSES, "bus-2")
+        assert await first.refresh() and await second.refresh()
+        await link.cut()
+        code = sichuan.mint("S00000042", "510100")
+        assert first.tap_code(code).accepted and second.tap_code(code).accepted
+        await link.restore()
+        one, two = await first.upload(), await second.upload()
+        assert (one.recorded, two.recorded) == (1, 1)
+        assert (one.findings, two.findings) == ({}, {"code_used_twice": 1})
+        # Uploaded again: still flagged once.
+        second.queue._db.execute("UPDATE taps SET uploaded = 0")
+        assert (await second.upload()).recorded == 0
+
+    events = await offline_events(p, TWO_BUSES)
+    assert sorted(
+        (e["terminal_id"], e["verified"], e["reason"], e["offline"]["finding"]) for e in events
+    ) == [
+        ("bus-1", True, None, None),
+        ("bus-2", False, "qr_reused", "code_used_twice"),
+    ]
+    found = (
+        await p.client.get("/identity/v1/offline-findings", params={"venue_id": TWO_BUSES}, headers=p.admin)
+    ).json()["findings"]
+    assert [(f["terminal_id"], f["finding"], f["partner_region"]) for f in found] == [
+        ("bus-2", "code_used_twice", "510000")
+    ]
+    settings = p.platform.settings
+    assert settings.kafka_bootstrap
+    messages = await read_topic(
+        settings.kafka_bootstrap, partner_outbound_topic("510000", settings.topic_prefix), 2
+    )
+    sent = [orjson.loads(m.value) for m in messages]
+    assert sorted((m["verified"], m["offline"]["finding"]) for m in sent) == [
+        (False, "code_used_twice"),
+        (True, None),
+    ]
+    assert all(problems("onecard.partner.verification_recorded", m) == [] for m in sent)
+
+
+async def test_an_upload_retried_after_a_crash_mid_batch_records_nothing_twice(
+    shared: RunningPlatform, tmp_path: Path
+) -> None:
+    p = shared
+    await seed_venue(p, CRASHED_BUS, "500240", {"bus-1": ["physical", "electronic"]})
+    cards = await good_cards(p, 5, prefix="K")
+    ours = await signing_key(identity(p))
+    async with link_to(p) as link:
+        bus = validator(p, link, tmp_path / "bus", CRASHED_BUS, "bus-1")
+        assert await bus.refresh()
+        await link.cut()
+        now = int(time.time())
+        for i in range(300):
+            card_no, ssn = cards[i % 5]
+            if i % 2:
+                assert bus.tap_card(card_no, ssn, "张三", "500240").accepted
+            else:
+                assert bus.tap_code(mint_qr(ours.key, ours.kid, card_no, "500240", now=now)).accepted
+        await link.restore()
+
+        # The validator dies after the platform recorded its second batch, before noting it.
+        marked = bus.queue.mark_uploaded
+        calls = 0
+
+        def crash_on_second(sequences: list[int]) -> None:
+            nonlocal calls
+            calls += 1
+            if calls == 2:
+                raise SystemExit("power lost")
+            marked(sequences)
+
+        bus.queue.mark_uploaded = crash_on_second  # type: ignore[method-assign]
+        with pytest.raises(SystemExit):
+            await bus.upload(batch=100)
+        bus.close()
+
+        # Restarted from its disk: 200 taps look unsent, 100 of them recorded already. Two
+        # uploads at once (as two replicas behind a load balancer would see them), split otherwise.
+        restarted = [validator(p, link, tmp_path / "bus", CRASHED_BUS, "bus-1") for _ in range(2)]
+        reports = await asyncio.gather(restarted[0].upload(batch=70), restarted[1].upload(batch=120))
+        assert sum(r.recorded for r in reports) == 100
+        assert all(r.pending == 0 for r in reports)
+
+    events = await offline_events(p, CRASHED_BUS)
+    sequences = Counter(e["offline"]["terminal_sequence"] for e in events)
+    assert len(sequences) == 300 and set(sequences.values()) == {1}
+    assert all(e["verified"] and e["offline"]["finding"] is None for e in events)

@@ -12,7 +12,7 @@ Identity produces bundles; validators (libs/onecard-validator) read and merge th
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -55,20 +55,29 @@ class Bundle:
     code_keys: tuple[CodeKey, ...]
     hotlist: dict[str, HotlistStatus] = field(default_factory=dict)  # card subject -> status
 
+    @classmethod
+    def issued(
+        cls,
+        iss: str,
+        venue_id: str,
+        version: int,
+        since: int | None,
+        now: int,
+        regions: tuple[str, ...],
+        code_keys: tuple[CodeKey, ...],
+        hotlist: dict[str, HotlistStatus],
+    ) -> Bundle:
+        """A bundle issued at `now`, valid for VALIDITY_SECONDS with the offline skew."""
+        window = {"iat": now, "nbf": now, "exp": now + VALIDITY_SECONDS, "skew": OFFLINE_CLOCK_SKEW_SECONDS}
+        return cls(
+            iss, venue_id, version, since, regions=regions, code_keys=code_keys, hotlist=hotlist, **window
+        )
+
     def as_claims(self) -> dict[str, Any]:
-        return {
-            "iss": self.iss,
-            "venue_id": self.venue_id,
-            "version": self.version,
-            "since": self.since,
-            "iat": self.iat,
-            "nbf": self.nbf,
-            "exp": self.exp,
-            "skew": self.skew,
-            "regions": list(self.regions),
-            "code_keys": [{"iss": k.iss, "kid": k.kid, "public_key": k.public_key} for k in self.code_keys],
-            "hotlist": [{"sub": sub, "status": status} for sub, status in sorted(self.hotlist.items())],
-        }
+        """The JSON claims: the fields as named, the hotlist as a list of {sub, status}."""
+        claims = asdict(self)
+        claims["hotlist"] = [{"sub": sub, "status": status} for sub, status in sorted(self.hotlist.items())]
+        return claims
 
     def valid_at(self, now: int) -> bool:
         return self.nbf - self.skew <= now < self.exp + self.skew

@@ -14,7 +14,7 @@ import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -56,19 +56,9 @@ class QueuedTap:
     reason: str | None
 
     def as_upload(self) -> dict[str, Any]:
-        tap: dict[str, Any] = {
-            "sequence": self.sequence,
-            "occurred_at": self.occurred_at,
-            "method": self.method,
-            "bundle_version": self.bundle_version,
-            "bundle_issued_at": self.bundle_issued_at,
-            "decision": {"verified": self.verified, "reason": self.reason},
-        }
-        if self.qr is not None:
-            tap["qr"] = self.qr
-        if self.card is not None:
-            tap["card"] = self.card
-        return tap
+        """The tap as POST /identity/v1/offline-verifications takes it."""
+        fields = {k: v for k, v in asdict(self).items() if v is not None and k not in ("verified", "reason")}
+        return fields | {"decision": {"verified": self.verified, "reason": self.reason}}
 
 
 class TapQueue:

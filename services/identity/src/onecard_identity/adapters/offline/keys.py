@@ -23,12 +23,8 @@ class BundleKeys:
     def __init__(self, db: Database, personal_data: PersonalDataKeys, region: str) -> None:
         self.db = db
         self.personal_data = personal_data
-        self.region = region
+        self.first_kid = f"{region}-bundle-k1"
         self._current: SigningKey | None = None
-
-    @property
-    def first_kid(self) -> str:
-        return f"{self.region}-bundle-k1"
 
     async def current(self) -> SigningKey:
         if self._current is None:

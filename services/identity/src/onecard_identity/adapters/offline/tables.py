@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import BigInteger, Boolean, Column, DateTime, Index, String, Table, Text
 
 from ..tables import identity_metadata
+
+
+def _columns(nullable: bool, **types: Any) -> list[Column[Any]]:
+    return [Column(name, type_, nullable=nullable) for name, type_ in types.items()]
+
 
 # The platform's keys for signing bundles, apart from the e-card signing keys (another use, and
 # KeyRing picks the newest active e-card key to sign codes with).
@@ -12,9 +19,7 @@ bundle_keys = Table(
     "identity_offline_bundle_keys",
     identity_metadata,
     Column("kid", String(64), primary_key=True),
-    Column("private_key_enc", Text, nullable=False),
-    Column("public_key", String(64), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    *_columns(False, private_key_enc=Text, public_key=String(64), created_at=DateTime(timezone=True)),
 )
 
 # Every change of a card's hotlist status (ours and partners'), numbered in commit order by the
@@ -42,26 +47,20 @@ counters = Table(
     Column("value", BigInteger, nullable=False),
 )
 
+
+_TAP_KEY: dict[str, Any] = {"venue_id": String(100), "terminal_id": String(100), "sequence": BigInteger}
+_MOMENT, _REASON = DateTime(timezone=True), String(40)
 # One row per uploaded tap: the primary key makes an upload idempotent per (terminal, sequence)
 # across retries, split batches, replicas and crashes; the row answers a repeated tap and the
 # findings query.
 taps = Table(
     "identity_offline_taps",
     identity_metadata,
-    Column("venue_id", String(100), primary_key=True),
-    Column("terminal_id", String(100), primary_key=True),
-    Column("sequence", BigInteger, primary_key=True, autoincrement=False),
-    Column("verification_id", String(36), nullable=False),
-    Column("method", String(10), nullable=False),
-    Column("occurred_at", DateTime(timezone=True), nullable=False),
-    Column("bundle_version", BigInteger),
-    Column("validator_verified", Boolean, nullable=False),
-    Column("validator_reason", String(40)),
-    Column("verified", Boolean, nullable=False),
-    Column("reason", String(40)),
-    Column("finding", String(40)),
+    *(Column(name, type_, primary_key=True, autoincrement=False) for name, type_ in _TAP_KEY.items()),
+    *_columns(False, verification_id=String(36), method=String(10), occurred_at=_MOMENT, uploaded_at=_MOMENT),
+    *_columns(False, validator_verified=Boolean, verified=Boolean),
+    *_columns(True, bundle_version=BigInteger, validator_reason=_REASON, reason=_REASON, finding=_REASON),
     Column("partner_region", String(6)),
-    Column("uploaded_at", DateTime(timezone=True), nullable=False),
     Index("ix_identity_offline_taps_finding", "finding", "uploaded_at"),
 )
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from onecard_contracts.offline_bundle import OFFLINE_CLOCK_SKEW_SECONDS, VALIDITY_SECONDS
 from onecard_contracts.offline_taps import Finding
@@ -21,8 +22,7 @@ from ..verification import HOTLIST_STATUSES
 HOTLIST_REASONS = ("card_lost", "card_cancelled", "partner_hotlisted")
 
 
-@dataclass(frozen=True)
-class StatusChange:
+class StatusChange(NamedTuple):
     """One entry of a card's hotlist history: its status from `changed_at` on (change `seq`)."""
 
     seq: int
@@ -30,23 +30,18 @@ class StatusChange:
     changed_at: datetime
 
 
-@dataclass(frozen=True)
-class StatusAt:
-    status: str | None  # None: no history, the card's current status stands
-    seq: int | None  # the change that set it
-
-
-def status_at(history: list[StatusChange], moment: datetime) -> StatusAt:
-    """A card's status at `moment` from its changes (the latest `changed_at` at or before it; an
-    older change arriving late never undoes a newer one). Before its first change a card was in
-    use; with no history at all, None."""
+def status_at(history: list[StatusChange], moment: datetime) -> tuple[str | None, int | None]:
+    """A card's status at `moment` and the change that set it, from its changes (the latest
+    `changed_at` at or before it; an older change arriving late never undoes a newer one). Before
+    its first change a card was in use; with no history at all, (None, None): the card's current
+    status stands."""
     if not history:
-        return StatusAt(None, None)
+        return None, None
     before = [c for c in history if c.changed_at <= moment]
     if not before:
-        return StatusAt("active", None)
+        return "active", None
     last = max(before, key=lambda c: (c.changed_at, c.seq))
-    return StatusAt(last.status, last.seq)
+    return last.status, last.seq
 
 
 def latest(history: list[StatusChange]) -> StatusChange:

@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from onecard_contracts.offline_bundle import (
-    OFFLINE_CLOCK_SKEW_SECONDS,
-    VALIDITY_SECONDS,
     Bundle,
     CodeKey,
     HotlistStatus,
@@ -51,20 +49,8 @@ async def offline_bundle(off: Offline, caller: Principal, venue_id: str, since: 
             hotlist[entry.subject] = (
                 "lost" if status == "lost" else "cancelled" if is_hotlisted(status) else "active"
             )
-    now = int(ctx.now().timestamp())
-    bundle = Bundle(
-        iss=ctx.province,
-        venue_id=venue_id,
-        version=version,
-        since=delta,
-        iat=now,
-        nbf=now,
-        exp=now + VALIDITY_SECONDS,
-        skew=OFFLINE_CLOCK_SKEW_SECONDS,
-        regions=(ctx.province, *ctx.partners),
-        code_keys=keys,
-        hotlist=hotlist,
-    )
+    now, regions = int(ctx.now().timestamp()), (ctx.province, *ctx.partners)
+    bundle = Bundle.issued(ctx.province, venue_id, version, delta, now, regions, keys, hotlist)
     signing = await off.keys.current()
     return SignedBundle(
         sign_bundle(bundle, signing.kid, signing.key), signing.kid, version, delta, bundle.exp

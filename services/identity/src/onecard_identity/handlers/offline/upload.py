@@ -37,21 +37,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ...adapters import queries
 from ...adapters.offline import hotlist, taps
 from ...adapters.offline.context import Offline
+from ...domain import verification as rules
 from ...domain.cards import STATUSES
 from ...domain.events import OfflineTap, VerificationRecorded
 from ...domain.offline.recheck import Judged, StatusChange, finding_of, status_at, within_bundle
-from ...domain.verification import (
-    CardRecord,
-    Method,
-    Outcome,
-    VenueTerminal,
-    hotlist_refusal,
-    origin_of,
-    own_card_refusal,
-    physical_format_refusal,
-    recorded,
-    refused,
-)
+from ...domain.verification import CardRecord, Method, Outcome, VenueTerminal, refused
 from ..verification import CardRead
 
 CHUNK = 250
@@ -63,10 +53,10 @@ NONCE_KEPT_SECONDS = 2 * VALIDITY_SECONDS
 @dataclass(frozen=True)
 class UploadedTap:
     sequence: int
-    occurred_at: datetime
-    method: Method
-    validator_verified: bool
     validator_reason: str | None
+    occurred_at: datetime
+    validator_verified: bool
+    method: Method
     bundle_version: int | None = None
     bundle_issued_at: int | None = None
     qr: str | None = None
@@ -76,11 +66,11 @@ class UploadedTap:
 @dataclass(frozen=True)
 class TapAnswer:
     sequence: int
+    reason: str | None
     verification_id: str
+    finding: str | None
     recorded: bool  # False: recorded by an earlier upload, answered from its row
     verified: bool
-    reason: str | None
-    finding: str | None
 
 
 @dataclass(frozen=True)
@@ -121,10 +111,15 @@ async def _record_chunk(off: Offline, where: VenueTerminal, chunk: Sequence[Uplo
     async with ctx.store.unit_of_work() as uow:
         conn = uow.connection
         version = await hotlist.current_version(conn)
-        judged = await _Judge.read(off, conn, chunk)
+        # A retry is answered from the rows, without judging again what was recorded before.
+        sequences = [t.sequence for t in chunk]
+        earlier = await taps.stored_taps(conn, where.venue_id, where.terminal_id, sequences)
+        known = {int(row.sequence) for row in earlier}
+        judged = await _Judge.read(off, conn, [t for t in chunk if t.sequence not in known])
         rows = {j.tap.sequence: _row(where, j, version, uploaded_at) for j in judged}
         claimed = await taps.claim_taps(conn, list(rows.values()))
-        earlier = await taps.stored_taps(
+        # Recorded meanwhile by a concurrent upload of the same taps (its commit came first).
+        earlier += await taps.stored_taps(
             conn, where.venue_id, where.terminal_id, [s for s in rows if s not in claimed]
         )
         mine = [j for j in judged if j.tap.sequence in claimed]
@@ -155,11 +150,11 @@ async def _record_chunk(off: Offline, where: VenueTerminal, chunk: Sequence[Uplo
 def _answer(row: Any, new: bool) -> TapAnswer:
     return TapAnswer(
         int(row["sequence"]),
-        row["verification_id"],
-        new,
-        bool(row["verified"]),
-        row["reason"],
-        row["finding"],
+        reason=row["reason"],
+        verification_id=row["verification_id"],
+        finding=row["finding"],
+        recorded=new,
+        verified=bool(row["verified"]),
     )
 
 
@@ -191,7 +186,7 @@ def _event(
     where: VenueTerminal, j: _Judgement, row: dict[str, Any], uploaded_at: datetime
 ) -> VerificationRecorded:
     tap = j.tap
-    event = recorded(row["verification_id"], where, tap.method, j.outcome, rfc3339(tap.occurred_at))
+    event = rules.recorded(row["verification_id"], where, tap.method, j.outcome, rfc3339(tap.occurred_at))
     mark = OfflineTap(
         terminal_sequence=tap.sequence,
         validator_verified=tap.validator_verified,
@@ -260,8 +255,8 @@ class _Judge:
             return None
 
     def _status_then(self, key: str, tap: UploadedTap, current: str | None) -> tuple[str | None, int | None]:
-        then = status_at(self.histories.get(key, []), aware(tap.occurred_at))
-        return (then.status, then.seq) if then.status is not None else (current, None)
+        status, seq = status_at(self.histories.get(key, []), aware(tap.occurred_at))
+        return (status, seq) if status is not None else (current, None)
 
     async def judge(self, tap: UploadedTap, key: str | None) -> _Judgement:
         if tap.card is not None:
@@ -270,8 +265,8 @@ class _Judge:
 
     def _physical(self, tap: UploadedTap, card: CardRead, key: str | None) -> _Judgement:
         region = card.issuer_region
-        failed = physical_format_refusal(card.card_no, card.ssn, region)
-        origin = origin_of(region, self.ctx.region, self.ctx.partners)
+        failed = rules.physical_format_refusal(card.card_no, card.ssn, region)
+        origin = rules.origin_of(region, self.ctx.region, self.ctx.partners)
         if failed or key is None:
             return _Judgement(tap, refused(failed or "invalid_card"))
         if origin.kind == "foreign":
@@ -288,7 +283,7 @@ class _Judge:
         except QrMalformed:
             return _Judgement(tap, refused("qr_malformed"))
         claims = code.claims
-        origin = origin_of(claims.iss, self.ctx.region, self.ctx.partners)
+        origin = rules.origin_of(claims.iss, self.ctx.region, self.ctx.partners)
         public = None
         if origin.kind != "foreign" and province_code(claims.reg) == claims.iss:
             public = await self.ctx.keys.public_key(claims.iss, code.kid, self.conn)
@@ -309,7 +304,7 @@ class _Judge:
     def _partner(self, tap: UploadedTap, key: str, known: Outcome) -> _Judgement:
         assert known.partner_region is not None
         status, seq = self._status_then(key, tap, self.hotlist.get((known.partner_region, key)))
-        reason = hotlist_refusal(status)
+        reason = rules.hotlist_refusal(status)
         return _Judgement(tap, known.refused_as(reason) if reason else known, seq if reason else None)
 
     def _own(self, tap: UploadedTap, key: str, ssn_hash: str | None, region: str) -> _Judgement:
@@ -318,7 +313,7 @@ class _Judge:
             return _Judgement(tap, refused("unknown_card", issuer_region=region))
         status, seq = self._status_then(key, tap, record.status)
         then = record if status not in STATUSES else replace(record, status=status)
-        reason = own_card_refusal(then, ssn_hash)
+        reason = rules.own_card_refusal(then, ssn_hash)
         if reason == "ssn_mismatch":
             return _Judgement(tap, refused(reason, issuer_region=region))
         known = Outcome(True, None, record.issuer_region, None, record.holder_key, record.holder_key)
