@@ -41,10 +41,20 @@ OLD_BUS = "v-bus-500240-old"
 GOOD_CARDS = 6
 
 
+# Identity records the taps, reporting counts them (and writes the partner stream), the catalog
+# holds the venues.
+SERVICES = ("catalog", "identity", "reporting")
+
+
+@pytest.fixture
+def services_under_test() -> tuple[str, ...]:
+    return SERVICES
+
+
 @pytest.fixture(scope="module")
 async def shared(pg_url: str, kafka_bootstrap: str) -> AsyncIterator[RunningPlatform]:
     """One distributed platform (PostgreSQL, Kafka) for the tests below, each at its own venue."""
-    running, _ = await start_platform(await fresh_distributed_settings(pg_url, kafka_bootstrap))
+    running, _ = await start_platform(await fresh_distributed_settings(pg_url, kafka_bootstrap), SERVICES)
     yield running
     await stop_platform(running)
 
