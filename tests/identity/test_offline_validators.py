@@ -20,7 +20,7 @@ import orjson
 import pytest
 from onecard_contracts.schemas import problems
 from onecard_events.kafka import partner_outbound_topic
-from onecard_events.times import utcnow
+from onecard_events.times import rfc3339, utcnow
 from onecard_identity.adapters.devtools import PartnerRegion, mint_qr
 from onecard_identity.handlers.keys import signing_key
 from onecard_validator.validator import Validator
@@ -191,7 +191,10 @@ async def test_a_thousand_taps_cut_off_then_uploaded_once(embedded: RunningPlatf
     assert old_times == {long_ago.date().isoformat()}
 
     # Operations see the finding: the query endpoint and the metric.
-    found = (await p.client.get("/identity/v1/offline-findings", headers=p.admin)).json()["findings"]
+    recent = {"since": rfc3339(utcnow() - timedelta(hours=1))}
+    found = (await p.client.get("/identity/v1/offline-findings", params=recent, headers=p.admin)).json()[
+        "findings"
+    ]
     assert [(f["venue_id"], f["finding"], f["platform"]["reason"]) for f in found] == [
         (BUS, "hotlisted_after_bundle", "card_lost")
     ]
