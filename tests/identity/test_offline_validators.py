@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 import pytest
+from onecard_contracts.ecard_code import card_subject
 from onecard_contracts.schemas import problems
 from onecard_events.kafka import partner_outbound_topic
 from onecard_events.times import rfc3339, utcnow
@@ -231,12 +232,26 @@ async def test_a_code_used_at_two_validators_is_accepted_by_both_and_flagged_onc
         first = validator(p, link, tmp_path / "one", TWO_BUSES, "bus-1")
         second = validator(p, link, tmp_path / "two", TWO_BUSES, "bus-2")
         assert await first.refresh() and await second.refresh()
+        # A card hotlisted since: the next refresh is a delta of that one card.
+        base = first.bundle()
+        assert base is not None
+        lost = {"card_no": "S00000099", "status": "lost"}
+        hotlisted = await p.client.post("/identity/v1/partners/510000/hotlist", json=lost, headers=p.admin)
+        assert hotlisted.status_code == 200, hotlisted.text
+        since = {"venue_id": TWO_BUSES, "since": base.version}
+        delta = await p.client.get("/identity/v1/offline-bundle", params=since, headers=p.admin)
+        assert (delta.json()["since"], delta.json()["version"]) == (base.version, base.version + 1)
+        assert await first.refresh()
+        refreshed = first.bundle()
+        assert refreshed is not None and refreshed.version == base.version + 1
+        assert refreshed.hotlisted(card_subject("510000", "S00000099")) == "lost"
+        assert not first.tap_code(sichuan.mint("S00000099", "510100")).accepted  # tap 1 at bus-1
         await link.cut()
         code = sichuan.mint("S00000042", "510100")
         assert first.tap_code(code).accepted and second.tap_code(code).accepted
         await link.restore()
         one, two = await first.upload(), await second.upload()
-        assert (one.recorded, two.recorded) == (1, 1)
+        assert (one.recorded, two.recorded) == (2, 1)
         assert (one.findings, two.findings) == ({}, {"code_used_twice": 1})
         # Uploaded again: still flagged once.
         second.queue._db.execute("UPDATE taps SET uploaded = 0")
@@ -244,9 +259,10 @@ async def test_a_code_used_at_two_validators_is_accepted_by_both_and_flagged_onc
 
     events = await offline_events(p, TWO_BUSES)
     assert sorted(
-        (e["terminal_id"], e["verified"], e["reason"], e["offline"]["finding"]) for e in events
+        (e["terminal_id"], e["verified"], e["reason"] or "", e["offline"]["finding"] or "") for e in events
     ) == [
-        ("bus-1", True, None, None),
+        ("bus-1", False, "partner_hotlisted", ""),
+        ("bus-1", True, "", ""),
         ("bus-2", False, "qr_reused", "code_used_twice"),
     ]
     found = (
@@ -258,12 +274,13 @@ async def test_a_code_used_at_two_validators_is_accepted_by_both_and_flagged_onc
     settings = p.platform.settings
     assert settings.kafka_bootstrap
     messages = await read_topic(
-        settings.kafka_bootstrap, partner_outbound_topic("510000", settings.topic_prefix), 2
+        settings.kafka_bootstrap, partner_outbound_topic("510000", settings.topic_prefix), 3
     )
     sent = [orjson.loads(m.value) for m in messages]
-    assert sorted((m["verified"], m["offline"]["finding"]) for m in sent) == [
+    assert sorted((m["verified"], m["offline"]["finding"] or "") for m in sent) == [
+        (False, ""),
         (False, "code_used_twice"),
-        (True, None),
+        (True, ""),
     ]
     assert all(problems("onecard.partner.verification_recorded", m) == [] for m in sent)
 
