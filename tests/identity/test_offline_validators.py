@@ -176,6 +176,9 @@ async def test_a_thousand_taps_cut_off_then_uploaded_once(embedded: RunningPlatf
         assert (await old.upload()).recorded == 5
 
     events = await offline_events(p)
+    assert [
+        problem for e in events for problem in problems("onecard.identity.verification_recorded", e)
+    ] == []
     at_bus = {e["offline"]["terminal_sequence"]: e for e in events if e["venue_id"] == BUS}
     assert len(at_bus) == 1000 and len(events) == 1005  # each tap once
     for sequence, (accepted, reason, finding) in expected.items():
