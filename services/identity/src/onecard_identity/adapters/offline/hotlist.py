@@ -7,7 +7,7 @@ handlers/cards.py, handlers/partners.py), read to build bundles and to judge upl
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -62,9 +62,10 @@ async def current_version(conn: AsyncConnection) -> int:
 
 
 async def entries_upto(
-    conn: AsyncConnection, personal_data: PersonalDataKeys, version: int
+    conn: AsyncConnection, personal_data: PersonalDataKeys, version: int, keep: Callable[[StatusChange], bool]
 ) -> list[HotlistEntry]:
-    """Every card's latest change up to `version`, subject in clear (to build a bundle)."""
+    """The cards whose latest change up to `version` passes `keep`, subject in clear (to build a
+    bundle: only those are decrypted)."""
     query = select(hotlist_changes).where(hotlist_changes.c.seq <= version)
     latest: dict[str, tuple[str, str, StatusChange]] = {}
     for row in await conn.execute(query):
@@ -75,6 +76,7 @@ async def entries_upto(
     return [
         HotlistEntry(region, personal_data.decrypt(secret, _context(key)), change)
         for key, (region, secret, change) in latest.items()
+        if keep(change)
     ]
 
 

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ...adapters.offline.context import Offline
 from ...adapters.offline.hotlist import current_version, entries_upto
 from ...adapters.tables import partner_keys, signing_keys
-from ...domain.offline.recheck import is_hotlisted
+from ...domain.offline.recheck import StatusChange, is_hotlisted
 
 
 @dataclass(frozen=True)
@@ -39,16 +39,20 @@ async def offline_bundle(off: Offline, caller: Principal, venue_id: str, since: 
     ctx = off.identity
     async with ctx.db.engine.connect() as conn:
         version = await current_version(conn)  # first: every change up to it is committed
-        entries = await entries_upto(conn, ctx.personal_data, version)
+        delta = since if since is not None and since <= version else None
+
+        def listed(change: StatusChange) -> bool:
+            """A full bundle lists the hotlisted cards; a delta every card changed after `since`."""
+            return is_hotlisted(change.status) if delta is None else change.seq > delta
+
+        entries = await entries_upto(conn, ctx.personal_data, version, listed)
         keys = await _code_keys(conn, ctx.partners)
-    delta = since if since is not None and since <= version else None
     hotlist: dict[str, HotlistStatus] = {}
     for entry in entries:
         status = entry.change.status
-        if (delta is None and is_hotlisted(status)) or (delta is not None and entry.change.seq > delta):
-            hotlist[entry.subject] = (
-                "lost" if status == "lost" else "cancelled" if is_hotlisted(status) else "active"
-            )
+        hotlist[entry.subject] = (
+            "lost" if status == "lost" else "cancelled" if is_hotlisted(status) else "active"
+        )
     now, regions = int(ctx.now().timestamp()), (ctx.province, *ctx.partners)
     bundle = Bundle.issued(ctx.province, venue_id, version, delta, now, regions, keys, hotlist)
     signing = await off.keys.current()
