@@ -42,6 +42,7 @@ EVENT_FIELDS = {
     "holder_key",
     "occurred_at",
     "code_use",  # the e-card code's use, keyed-hashed (docs/adr/0012)
+    "offline",  # null for a live verification (docs/offline-validators.md)
 }
 
 

@@ -73,6 +73,7 @@ def test_recorded_event_fields_and_cross_region() -> None:
         "holder_key": "holder",
         "occurred_at": "2026-01-01T00:00:00Z",
         "code_use": None,  # a physical card uses no code
+        "offline": None,  # a live verification (docs/offline-validators.md)
     }
     spent = v.recorded("id-4", where, "electronic", replace(known, nonce="use-hash"), "t")
     assert spent.code_use == "use-hash"

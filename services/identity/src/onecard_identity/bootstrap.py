@@ -10,10 +10,14 @@ from .adapters.context import Identity
 from .adapters.group_commit import GroupCommitter
 from .adapters.keys import KeyRing
 from .adapters.metrics import VerificationMetrics
+from .adapters.offline.context import Offline
+from .adapters.offline.keys import BundleKeys
+from .adapters.offline.metrics import OfflineMetrics
 from .adapters.venues import VenueTerminals
 from .domain.events import registry
 from .entrypoints.api import routes
 from .entrypoints.consumers import PartnerHotlistProjection, PaymentCodeUses
+from .entrypoints.offline import offline_routes
 from .handlers.nonces import keep_purging_nonces
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -40,6 +44,9 @@ def build(platform: Platform) -> ServiceRuntime:
     runtime.answer_when_published = True
     runtime.app.state.identity = ctx
     runtime.app.include_router(routes(ctx))
+    # Offline validators: the signed bundle and the upload of taps (docs/offline-validators.md).
+    bundle_keys = BundleKeys(runtime.db, platform.personal_data, settings.region)
+    runtime.app.include_router(offline_routes(Offline(ctx, bundle_keys, OfflineMetrics(runtime.metrics))))
     ctx.venues.follow(runtime.keep_catalog_view())
     # Partner hotlists arriving on the partners' inbound streams, as reporting accepted them.
     runtime.add_projection(PartnerHotlistProjection(ctx), ["reporting"])

@@ -12,6 +12,7 @@ from typing import ClassVar, Literal
 
 from onecard_events.model import DomainEvent
 from onecard_events.registry import EventRegistry
+from pydantic import BaseModel, ConfigDict
 
 registry = EventRegistry()
 
@@ -60,6 +61,20 @@ class SigningKeyPublished(DomainEvent):
     published_at: str
 
 
+class OfflineTap(BaseModel):
+    """How a tap made at an offline validator was decided there, and what the platform found on
+    upload (docs/offline-validators.md). The event's own `verified`/`reason` are the platform's."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    terminal_sequence: int
+    validator_verified: bool
+    validator_reason: str | None
+    bundle_version: int | None
+    finding: str | None  # onecard_contracts.offline_taps.FINDINGS, None when both decisions agree
+    uploaded_at: str
+
+
 @registry.register
 class VerificationRecorded(DomainEvent):
     event_type: ClassVar[str] = "onecard.identity.verification_recorded"
@@ -79,3 +94,6 @@ class VerificationRecorded(DomainEvent):
     # The e-card code this verification used up (also when refused for the card, or replayed): the
     # keyed hash of its `iss:jti` (ADR 0012), which payments projects into its nonce table.
     code_use: str | None = None
+    # Set on a tap uploaded by an offline validator (`occurred_at` is then the tap's time, however
+    # late it arrives); None for a live verification. Optional: version-1 payloads stay valid.
+    offline: OfflineTap | None = None

@@ -12,6 +12,7 @@ from onecard_service.problems import Problem
 from pydantic import AwareDatetime, BaseModel, Field
 
 from ..adapters.context import Identity
+from ..adapters.offline.keys import published_bundle_keys
 from ..domain.cards import Status
 from ..handlers import cards, keys, partners
 from ..handlers.cards import CardView
@@ -152,8 +153,10 @@ def _partner_routes(router: APIRouter, ctx: Identity) -> None:
 
     @router.get("/keys")
     async def published_keys() -> list[dict[str, str | bool]]:
-        """Our region's public keys for e-card codes (public: partners check our codes with them)."""
-        return await ctx.keys.published()
+        """Our region's public keys (public): for e-card codes (partners check our codes with
+        them) and, once a bundle was served, for offline bundles (`use` tells them apart)."""
+        codes = [{**key, "use": "ecard-code"} for key in await ctx.keys.published()]
+        return codes + await published_bundle_keys(ctx.db, ctx.region)
 
     @router.post("/signing-keys/rotate")
     async def rotate(_: Annotated[Principal, Depends(require("admin"))]) -> dict[str, str]:

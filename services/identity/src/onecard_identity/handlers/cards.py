@@ -14,6 +14,7 @@ from onecard_service.problems import Problem, not_found
 
 from ..adapters import queries
 from ..adapters.context import Identity
+from ..adapters.offline.hotlist import note_change
 from ..domain.cards import Card, Status, card_stream, card_subject, check_new_card
 from ..domain.events import CardRegistered
 from .keys import signing_key
@@ -119,6 +120,9 @@ async def _change(ctx: Identity, card_no: str, status: Status | None = None) -> 
                 version=card.version,
                 updated_at=ctx.now(),
             )
+            if status is not None:  # for offline validators' bundles (docs/offline-validators.md)
+                subject = card_subject(ctx.province, card_no)
+                await note_change(uow.connection, ctx.personal_data, ctx.province, subject, status, ctx.now())
         row = await queries.card_row(uow.connection, key)
         await uow.save()
     return _view(ctx, row)

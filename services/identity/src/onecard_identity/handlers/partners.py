@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ..adapters import queries
 from ..adapters.context import Identity
 from ..adapters.keys import BadPublicKey, parse_public_key
+from ..adapters.offline.hotlist import note_change
 from ..domain.cards import CARD_NO, CARD_NO_RULE, card_subject
 
 HotlistStatus = Literal["lost", "cancelled", "active"]
@@ -68,8 +69,11 @@ async def apply_partner_hotlist(ctx: Identity, change: HotlistChange, conn: Asyn
     """Apply one hotlist change in the caller's transaction (the inbound stream consumer stores its
     offset with it; the admin endpoint's unit of work in `change_partner_hotlist`)."""
     _check_partner(ctx, change.region)
-    key = ctx.personal_data.keyed_hash(_subject_of(change), "card")
+    subject = _subject_of(change)
+    key = ctx.personal_data.keyed_hash(subject, "card")
     await queries.set_hotlist(conn, change.region, key, change.status, change.changed_at)
+    # Its history, for offline validators' bundles and taps (docs/offline-validators.md).
+    await note_change(conn, ctx.personal_data, change.region, subject, change.status, change.changed_at)
 
 
 async def change_partner_hotlist(ctx: Identity, change: HotlistChange) -> None:

@@ -108,6 +108,8 @@ def partner_payload(
             "issuer_region",
         )
         data = {f: d.get(f) for f in fields} | {"holder_ref": ref, "occurred_at": d.get("occurred_at")}
+        if d.get("offline"):  # a tap uploaded by an offline validator: what the platform found
+            data["offline"] = {k: d["offline"].get(k) for k in ("validator_verified", "finding")}
         return "onecard.partner.verification_recorded", d["verification_id"], data
     paid = ("payment_id", "item_id", "jurisdiction", "method", "amount_fen", "issuer_region")
     data = {f: d.get(f) for f in paid} | {"holder_ref": ref, "settled_at": d.get("settled_at")}

@@ -1,0 +1,1 @@
+"""Offline validators: bundle keys, hotlist history and uploaded taps (docs/offline-validators.md)."""

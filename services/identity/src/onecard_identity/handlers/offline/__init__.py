@@ -1,0 +1,1 @@
+"""Offline validators: serving the bundle, recording uploaded taps, their findings."""
