@@ -13,7 +13,7 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
 
 from .auth import Principal, TokenVerifier
 
@@ -34,12 +34,16 @@ FORM_LABELS = {"physical": "实体卡", "electronic": "电子卡"}
 STATUS_LABELS = {"met": "已达标", "behind": "未达标", "no_plan": "无计划", "not_applicable": "不适用"}
 
 
+SHARED_TEMPLATES = Path(__file__).parent / "templates"  # page.html: the layout and stylesheet
+
+
 class Pages:
-    """The templates under `directory`, rendered into HTML answers with the security headers."""
+    """The templates under `directory` (and the shared `page.html` they extend), rendered into
+    HTML answers with the security headers."""
 
     def __init__(self, directory: Path) -> None:
         self.env = Environment(
-            loader=FileSystemLoader(directory),
+            loader=ChoiceLoader([FileSystemLoader(directory), FileSystemLoader(SHARED_TEMPLATES)]),
             autoescape=select_autoescape(["html"]),
             trim_blocks=True,
             lstrip_blocks=True,

@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from onecard_events.aggregate import Refused
 from onecard_service.pages import CATEGORY_LABELS, FORM_LABELS, SECURITY_HEADERS, Pages
 
+from ..adapters.queries import ItemFilter
 from ..handlers import zone
 from ..handlers.context import Catalog
 from .api import parse_as_of
@@ -55,12 +56,11 @@ def router(cat: Catalog) -> APIRouter:
     ) -> HTMLResponse:
         as_of, warning = _date(date)
         asked = zone.ZoneQuery(
-            jurisdiction or None,
-            department or None,
-            _choice(category, CATEGORY_LABELS),
+            ItemFilter(
+                jurisdiction or None, department or None, _choice(category, CATEGORY_LABELS), as_of=as_of
+            ),
             _choice(card_form, FORM_LABELS),
             q.strip()[:100],
-            as_of,
             page,
         )
         found = await zone.catalogue(cat, asked)

@@ -19,12 +19,9 @@ PAGE_SIZE = 30
 class ZoneQuery:
     """What a resident asked for: filters, a search text, a date and a page."""
 
-    jurisdiction: str | None = None
-    department: str | None = None
-    category: str | None = None
+    items: queries.ItemFilter  # jurisdiction, department, category and date; kind and status unused
     card_form: str | None = None
     text: str = ""
-    as_of: datetime | None = None
     page: int = 1
 
 
@@ -48,14 +45,16 @@ class CataloguePage:
 
 
 async def catalogue(cat: Catalog, query: ZoneQuery) -> CataloguePage:
-    wanted = queries.ItemFilter(jurisdiction=query.jurisdiction, as_of=query.as_of)
+    asked = query.items
+    # The department list offered is that of the jurisdiction's catalogue, whatever else is chosen.
+    wanted = queries.ItemFilter(jurisdiction=asked.jurisdiction, as_of=asked.as_of)
     in_force = await read(cat, queries.list_items, wanted)
     departments = sorted({i["department"] for i in in_force if i.get("department")})
     chosen = [
         i
         for i in in_force
-        if (not query.department or i.get("department") == query.department)
-        and (not query.category or query.category in i.get("categories", []))
+        if (not asked.department or i.get("department") == asked.department)
+        and (not asked.category or asked.category in i.get("categories", []))
         and matches(i, query)
     ]
     pages = max(1, -(-len(chosen) // PAGE_SIZE))
