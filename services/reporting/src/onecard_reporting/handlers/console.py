@@ -20,6 +20,7 @@ LIANGPING = "500155"
 class ItemView:
     item_id: str
     name: str
+    label: str  # the name, and the district for a municipal item's district row
     jurisdiction: str
     department: str
     categories: list[dict[str, Any]]  # depth rows, one per category
@@ -45,12 +46,14 @@ class ConsoleView:
 def _item_view(rows: list[dict[str, Any]], trend: list[dict[str, Any]]) -> ItemView:
     by_category = {r["category"]: r for r in rows}
     overall = by_category.pop("overall")
+    own = overall["item_id"].partition(":")[0]
     identity = by_category.get("identity", {})
     disbursement = by_category.get("disbursement", {})
     payment = by_category.get("payment", {})
     return ItemView(
         item_id=overall["item_id"],
         name=overall["name"],
+        label=overall["name"] + ("" if own == overall["jurisdiction"] else f"（{overall['jurisdiction']}）"),
         jurisdiction=overall["jurisdiction"],
         department=overall["department"],
         categories=list(by_category.values()),

@@ -20,7 +20,7 @@
     var rows = [];
     items.forEach(function (item) {
       item.categories.forEach(function (row) {
-        rows.push({ label: item.name + " · " + (LABELS[row.category] || row.category), row: row });
+        rows.push({ label: item.label + " · " + (LABELS[row.category] || row.category), row: row });
       });
     });
     chart("chart-depth", {
@@ -42,7 +42,7 @@
       legend: { bottom: 0 },
       grid: { left: 8, right: 16, top: 32, bottom: 48, containLabel: true },
       xAxis: { type: "value", min: 0, max: 100 },
-      yAxis: { type: "category", data: items.map(function (i) { return i.name; }), inverse: true },
+      yAxis: { type: "category", data: items.map(function (i) { return i.label; }), inverse: true },
       series: [
         ["身份识别覆盖率", "identity_ratio"], ["活跃率", "active_ratio"],
         ["资金发放社保卡占比", "disbursement_share"], ["缴费支付协议商户占比", "payment_share"]
@@ -57,7 +57,7 @@
       xAxis: { type: "time" },
       yAxis: { type: "value", min: 0, max: 3, interval: 1 },
       series: items.map(function (item) {
-        return { name: item.name, type: "line", step: "end", showSymbol: true,
+        return { name: item.label, type: "line", step: "end", showSymbol: true,
           data: item.trend.map(function (p) { return [p.day, p.level]; }) };
       })
     });
