@@ -14,7 +14,7 @@ import pytest
 
 from tests.reporting.test_depth import world_in_place
 from tests.reporting.world import HOSPITAL, LIBRARY, PENSION, YEAR
-from tests.support.browser import DESKTOP, chromium, screenshot, served
+from tests.support.browser import DESKTOP, screenshot, served
 from tests.support.platform import (
     RunningPlatform,
     fresh_embedded_settings,
@@ -36,12 +36,6 @@ async def console(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Con
     async with served(dispatcher) as base:
         yield running, base
     await stop_platform(running)
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Any]:
-    async with chromium() as launched:
-        yield launched
 
 
 async def client_token(running: RunningPlatform, **scope: str) -> tuple[str, str]:
@@ -86,7 +80,8 @@ async def test_department_sees_its_items_charts_and_report(console: Console, bro
 
 async def test_wrong_or_revoked_credential_is_refused(console: Console, browser: Any) -> None:
     running, base = console
-    page = await browser.new_page(viewport=DESKTOP)
+    # Without script (the tables carry every figure), which also spares loading the charts.
+    page = await browser.new_page(viewport=DESKTOP, java_script_enabled=False)
     await sign_in(page, base, "not-a-token")
     assert await page.locator("#signin-error").count() == 1
     assert await page.locator("#items").count() == 0

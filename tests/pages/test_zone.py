@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.browser import DESKTOP, PHONE, chromium, screenshot, served
+from tests.support.browser import DESKTOP, PHONE, screenshot, served
 from tests.support.people import card
 from tests.support.platform import RunningPlatform, fresh_embedded_settings, start_platform, stop_platform
 
@@ -36,12 +36,6 @@ async def zone(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Zone]:
     async with served(dispatcher) as base:
         yield running, base
     await stop_platform(running)
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Any]:
-    async with chromium() as launched:
-        yield launched
 
 
 async def test_search_and_open_an_item_without_script(zone: Zone, browser: Any) -> None:
