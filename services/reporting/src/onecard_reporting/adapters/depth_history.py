@@ -10,7 +10,7 @@ open is not stored: the console draws it from the live snapshot.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from onecard_events.model import RecordedEvent
@@ -43,16 +43,22 @@ class DepthWithHistory(DepthProjection):
     def __init__(self) -> None:
         super().__init__()
         self.open_day: str | None = None  # None: not read from the table yet
+        self._open_until = datetime.min.replace(tzinfo=UTC)  # the open day's last moment
 
     async def apply(self, conn: AsyncConnection, event: RecordedEvent) -> None:
-        day = local_day(event.recorded_at)
+        # One comparison per event on the hot path: the day is only worked out when it may change.
+        if event.recorded_at > self._open_until:
+            await self._day_of(conn, local_day(event.recorded_at))
+        await super().apply(conn, event)
+
+    async def _day_of(self, conn: AsyncConnection, day: str) -> None:
         if self.open_day is None:
             self.open_day = await _stored_open_day(conn) or day
         if day > self.open_day:
             await self.close_day(conn, self.open_day)
             self.open_day = day
             await conn.execute(upsert(conn, t.depth_open_day, {"name": OPEN_DAY, "day": day}, ["name"]))
-        await super().apply(conn, event)
+        self._open_until = end_of_day(self.open_day)
 
     async def close_day(self, conn: AsyncConnection, day: str) -> None:
         """Keep every depth row as the facts applied so far give it at the end of `day`."""
@@ -69,13 +75,17 @@ class DepthWithHistory(DepthProjection):
 
     def discard(self) -> None:
         super().discard()
-        self.open_day = None  # the failed batch's day change was rolled back with it
+        self._forget_day()  # the failed batch's day change was rolled back with it
 
     async def reset(self, conn: AsyncConnection) -> None:
         await super().reset(conn)
         for table in t.HISTORY:
             await conn.execute(delete(table))
+        self._forget_day()
+
+    def _forget_day(self) -> None:
         self.open_day = None
+        self._open_until = datetime.min.replace(tzinfo=UTC)
 
 
 async def _stored_open_day(conn: AsyncConnection) -> str | None:
