@@ -54,7 +54,7 @@
       title: { text: "应用深度变化（近半年）", left: "center", textStyle: { fontSize: 14 } },
       legend: { bottom: 0, type: "scroll" },
       grid: { left: 8, right: 16, top: 32, bottom: 40, containLabel: true },
-      xAxis: { type: "time" },
+      xAxis: { type: "time", minInterval: 86400000 },  // days, not hours
       yAxis: { type: "value", min: 0, max: 3, interval: 1 },
       series: items.map(function (item) {
         return { name: item.label, type: "line", step: "end", showSymbol: true,
