@@ -99,3 +99,21 @@ async def test_screenshots(zone: Zone, browser: Any) -> None:
             width = await page.evaluate("document.documentElement.scrollWidth")
             assert width <= PHONE["width"]
         await page.close()
+
+
+async def test_a_published_item_is_listed_at_once(zone: Zone) -> None:
+    """The zone shares the API's cache of item lists, which a change clears."""
+    running, _ = zone
+    assert "共 0 项" in (await running.client.get("/catalog/zone/?q=新开通事项")).text
+    new = {
+        "jurisdiction": "500106",
+        "seq": 999,
+        "kind": "service",
+        "name": "新开通事项",
+        "department": "区测试局",
+        "categories": ["identity"],
+        "card_forms": ["physical"],
+    }
+    response = await running.client.post("/catalog/v1/items", json=new, headers=running.admin)
+    assert response.status_code == 201, response.text
+    assert "共 1 项" in (await running.client.get("/catalog/zone/?q=新开通事项")).text

@@ -62,5 +62,5 @@ def build(platform: Platform) -> ServiceRuntime:
     # One process (embedded) sees every change, so its cache is never stale; replicas expire theirs.
     cache = ItemListCache(None if platform.embedded else REPLICA_CACHE_TTL)
     runtime.app.include_router(router(runtime.catalog, cache))
-    runtime.app.include_router(zone.router(runtime.catalog))
+    runtime.app.include_router(zone.router(runtime.catalog, cache))
     return runtime

@@ -8,15 +8,16 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
+import orjson
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from onecard_events.aggregate import Refused
 from onecard_service.pages import CATEGORY_LABELS, FORM_LABELS, SECURITY_HEADERS, Pages
 
 from ..adapters.queries import ItemFilter
-from ..handlers import zone
+from ..handlers import items, zone
 from ..handlers.context import Catalog
-from .api import parse_as_of
+from .api import ItemListCache, parse_as_of
 
 PREFIX = "/catalog/zone"
 pages = Pages(Path(__file__).parent / "templates")
@@ -36,8 +37,19 @@ def _choice(value: str | None, allowed: dict[str, str]) -> str | None:
     return value if value in allowed else None
 
 
-def router(cat: Catalog) -> APIRouter:
+def router(cat: Catalog, cache: ItemListCache) -> APIRouter:
+    """The zone's pages; `cache` is the API's cache of item lists (cleared on every change)."""
     pages_router = APIRouter(prefix=PREFIX, include_in_schema=False)
+
+    async def in_force(jurisdiction: str | None, as_of: datetime | None) -> list[dict[str, Any]]:
+        key = ("zone", jurisdiction)
+        if as_of is None and (cached := cache.get(key)) is not None:
+            found: list[dict[str, Any]] = orjson.loads(cached)
+            return found
+        found = await zone.in_force(cat, jurisdiction, as_of)
+        if as_of is None:
+            cache.put(key, orjson.dumps(found), await items.next_change(cat))
+        return found
 
     @pages_router.get("", response_class=HTMLResponse)
     async def to_zone() -> RedirectResponse:
@@ -63,7 +75,7 @@ def router(cat: Catalog) -> APIRouter:
             q.strip()[:100],
             page,
         )
-        found = await zone.catalogue(cat, asked)
+        found = await zone.catalogue(cat, asked, await in_force(asked.items.jurisdiction, as_of))
         names = {j["code"]: j["name"] for j in found.jurisdictions}
         return pages.render(
             "zone/catalogue.html",

@@ -44,15 +44,19 @@ class CataloguePage:
     departments: list[str]
 
 
-async def catalogue(cat: Catalog, query: ZoneQuery) -> CataloguePage:
+async def in_force(cat: Catalog, jurisdiction: str | None, as_of: datetime | None) -> list[dict[str, Any]]:
+    """The items in force at `as_of` (None: now) in `jurisdiction` (None: all)."""
+    return await read(cat, queries.list_items, queries.ItemFilter(jurisdiction=jurisdiction, as_of=as_of))
+
+
+async def catalogue(cat: Catalog, query: ZoneQuery, listed: list[dict[str, Any]]) -> CataloguePage:
+    """The page asked for, from `listed`: the items in force in the query's jurisdiction."""
     asked = query.items
     # The department list offered is that of the jurisdiction's catalogue, whatever else is chosen.
-    wanted = queries.ItemFilter(jurisdiction=asked.jurisdiction, as_of=asked.as_of)
-    in_force = await read(cat, queries.list_items, wanted)
-    departments = sorted({i["department"] for i in in_force if i.get("department")})
+    departments = sorted({i["department"] for i in listed if i.get("department")})
     chosen = [
         i
-        for i in in_force
+        for i in listed
         if (not asked.department or i.get("department") == asked.department)
         and (not asked.category or asked.category in i.get("categories", []))
         and matches(i, query)
