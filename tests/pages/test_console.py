@@ -14,13 +14,14 @@ import pytest
 
 from tests.reporting.test_depth import world_in_place
 from tests.reporting.world import HOSPITAL, LIBRARY, PENSION, YEAR
-from tests.support.browser import DESKTOP, screenshot, served
+from tests.support.browser import DESKTOP, screenshot
 from tests.support.platform import (
     RunningPlatform,
     fresh_embedded_settings,
     start_platform,
     stop_platform,
 )
+from tests.support.serving import served_on_port
 from tests.support.waiting import eventually
 
 CHARTS = ("chart-depth", "chart-ratios", "chart-trend", "chart-cross")
@@ -33,8 +34,8 @@ async def console(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Con
     settings = await fresh_embedded_settings(tmp_path_factory.mktemp("console") / "data")
     running, dispatcher = await start_platform(settings)
     await world_in_place(running)
-    async with served(dispatcher) as base:
-        yield running, base
+    async with served_on_port(dispatcher) as port:
+        yield running, f"http://127.0.0.1:{port}"
     await stop_platform(running)
 
 

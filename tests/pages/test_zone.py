@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
-from tests.support.browser import DESKTOP, PHONE, screenshot, served
+from tests.support.browser import DESKTOP, PHONE, screenshot
 from tests.support.people import card
 from tests.support.platform import RunningPlatform, fresh_embedded_settings, start_platform, stop_platform
+from tests.support.serving import served_on_port
 
 LIBRARY = "500000:30"  # the municipal library item of the official catalogue
 HOLDER = card(7, name="李小龙")
@@ -33,8 +34,8 @@ async def zone(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Zone]:
     assert (await api.post("/identity/v1/cards", json=HOLDER, headers=admin)).status_code == 201
     use = {"venue_id": "V-ZONE-1", "terminal_id": "T-ZONE-1", "method": "physical", "card": HOLDER}
     assert (await api.post("/identity/v1/verifications", json=use, headers=admin)).status_code == 200
-    async with served(dispatcher) as base:
-        yield running, base
+    async with served_on_port(dispatcher) as port:
+        yield running, f"http://127.0.0.1:{port}"
     await stop_platform(running)
 
 

@@ -1,9 +1,8 @@
-"""A real headless Chromium (Debian's `chromium`, driven by Playwright) and the platform served
-over HTTP for it, for the tests of the pages people use."""
+"""A real headless Chromium (Debian's `chromium`, driven by Playwright), for the tests of the pages
+people use (the platform reaches it through `serving.served_on_port`)."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 from collections.abc import AsyncIterator
@@ -11,9 +10,6 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import uvicorn
-
-from tests.support.ports import free_port
 from tests.support.servers import missing
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
@@ -43,24 +39,6 @@ async def chromium() -> AsyncIterator[Any]:
             yield browser
         finally:
             await browser.close()
-
-
-@asynccontextmanager
-async def served(app: Any) -> AsyncIterator[str]:
-    """`app` (a started platform's dispatcher) on a loopback port; yields its base URL."""
-    port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_level="warning")
-    server = uvicorn.Server(config)
-    task = asyncio.ensure_future(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()  # raises what stopped it
-        await asyncio.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
 
 
 async def screenshot(page: Any, name: str) -> Path:
