@@ -17,6 +17,7 @@ from onecard_events.topology import SERVICES
 from onecard_service.platform import Platform, ServiceRuntime
 
 log = logging.getLogger(__name__)
+ZONE = "/catalog/zone/"  # the public service zone (CONTRACT.md, Pages)
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
@@ -86,6 +87,9 @@ class PrefixDispatcher:
             status, body = await self.readiness()
             await _json(send, status, json.dumps(body).encode())
             return
+        if segment == "" and scope["type"] == "http" and "catalog" in self.by_prefix:
+            await _redirect(send, ZONE)  # the contract: in the embedded default / leads to the zone
+            return
         app = self.by_prefix.get(segment)
         if app is None:
             await _not_found(scope, send, list(self.by_prefix))
@@ -134,6 +138,12 @@ async def _not_found(scope: Scope, send: Send, prefixes: list[str]) -> None:
         f'"detail":"no service serves this path; prefixes: {", ".join("/" + p for p in prefixes)}"}}'
     ).encode()
     await _json(send, 404, body, b"application/problem+json")
+
+
+async def _redirect(send: Send, location: str) -> None:
+    headers = [(b"location", location.encode()), (b"content-length", b"0")]
+    await send({"type": "http.response.start", "status": 307, "headers": headers})
+    await send({"type": "http.response.body", "body": b""})
 
 
 async def _json(send: Send, status: int, body: bytes, media_type: bytes = b"application/json") -> None:

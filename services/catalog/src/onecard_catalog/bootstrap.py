@@ -11,6 +11,7 @@ from onecard_service.platform import Platform, ServiceRuntime
 
 from .adapters.catalogue_data import loader
 from .domain.events import registry
+from .entrypoints import zone
 from .entrypoints.api import ItemListCache, router
 from .handlers.context import Catalog
 from .handlers.seeding import seed_catalogues
@@ -61,4 +62,5 @@ def build(platform: Platform) -> ServiceRuntime:
     # One process (embedded) sees every change, so its cache is never stale; replicas expire theirs.
     cache = ItemListCache(None if platform.embedded else REPLICA_CACHE_TTL)
     runtime.app.include_router(router(runtime.catalog, cache))
+    runtime.app.include_router(zone.router(runtime.catalog, cache))
     return runtime

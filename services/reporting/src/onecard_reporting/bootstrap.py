@@ -10,9 +10,10 @@ from onecard_events.subscription import ProjectionRunner
 from onecard_events.topology import SERVICES
 from onecard_service.platform import Platform, ServiceRuntime
 
-from .adapters.depth_projection import DepthProjection
+from .adapters.depth_history import DepthWithHistory
 from .adapters.snapshot import DepthMetrics, ReportingState
 from .domain.events import registry
+from .entrypoints import console
 from .entrypoints.api import router
 from .entrypoints.partners import add_partner_workers
 
@@ -20,8 +21,9 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def add_depth_projection(runtime: ServiceRuntime, batch_size: int = 5000) -> ProjectionRunner:
-    """The depth projection, fed in large batches (it writes each batch set-based)."""
-    return runtime.add_projection(DepthProjection(), SERVICES, batch_size=batch_size)
+    """The depth projection (with its daily history), fed in large batches (it writes each batch
+    set-based)."""
+    return runtime.add_projection(DepthWithHistory(), SERVICES, batch_size=batch_size)
 
 
 def build(platform: Platform) -> ServiceRuntime:
@@ -30,6 +32,7 @@ def build(platform: Platform) -> ServiceRuntime:
     state = ReportingState(runner, DepthMetrics(runtime.metrics))
     runtime.app.state.reporting = state
     runtime.app.include_router(router(state))
+    runtime.app.include_router(console.router(state))
     runtime.add_worker("depth_snapshot", state.run)
     settings = platform.settings
     if settings.kafka_bootstrap and not platform.embedded:

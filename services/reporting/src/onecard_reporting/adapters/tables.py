@@ -14,7 +14,7 @@ from onecard_contracts.catalog_view import (
     catalog_venues,
 )
 from onecard_events.tables import Json
-from sqlalchemy import Boolean, Column, DateTime, Index, Integer, MetaData, String, Table
+from sqlalchemy import Boolean, Column, DateTime, Float, Index, Integer, MetaData, String, Table
 
 metadata = MetaData()
 
@@ -88,3 +88,21 @@ ALL = (
 
 venues, terminals, merchants = catalog_venues, catalog_terminals, catalog_merchants
 CATALOG_VIEW = (catalog_items, catalog_venues, catalog_terminals, catalog_merchants)
+
+# The depth history (issue 16): each depth row as it stood at the end of a day (Chongqing's date
+# of the store's recording), written by `depth_history.DepthWithHistory` when the first event of
+# a later day arrives, so a replay writes the same rows. `rpt_depth_open_day`: the day of the
+# last event applied (one row), to close it after a restart.
+DAILY_KEY = (("day", 10), ("item_id", 40), ("jurisdiction", 6), ("category", 20))
+depth_daily = Table(
+    "rpt_depth_daily",
+    metadata,
+    *(Column(name, String(size), primary_key=True) for name, size in DAILY_KEY),
+    Index("ix_rpt_depth_daily_item", "item_id", "day"),
+    *(Column(name, Integer, nullable=name == "planned_level") for name in ("level", "planned_level")),
+    Column("status", String(10), nullable=False),
+    Column("ratio", Float, nullable=True),
+)
+depth_open_day = Table("rpt_depth_open_day", metadata, Column("name", String(20), primary_key=True))
+depth_open_day.append_column(Column("day", String(10), nullable=False))
+HISTORY = (depth_daily, depth_open_day)
