@@ -279,6 +279,7 @@ def test_production_values_render_the_ha_installation(helm: str) -> None:
         (container,) = pod["containers"]
         assert container["command"] == ["onecard"]
         assert container["args"][:4] == ["serve", service, "--port", "8080"]
+        assert container["args"][-2:] == ["--workers", "2" if service == "identity" else "1"]
         assert container["readinessProbe"]["httpGet"]["path"] == f"/{service}/readyz"
         assert container["livenessProbe"]["httpGet"]["path"] == f"/{service}/healthz"
         env = {e["name"] for e in container["env"]}
