@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import re
 import shutil
@@ -33,6 +34,8 @@ from tests.support.ports import free_port  # noqa: E402
 from tests.support.processes import ChildProcess  # noqa: E402
 
 BASELINES = Path(__file__).resolve().parent / "baselines"
+# The benchmarks' own client logs (httpx logs every request at INFO) would drown their figures.
+logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 def arguments(doc: str | None) -> argparse.ArgumentParser:
@@ -132,21 +135,22 @@ def _lua_string(text: str) -> str:
     return f"[{'=' * level}[{text}]{'=' * level}]"
 
 
-def wrk_script(method: str, path: str, headers: dict[str, str], bodies: Sequence[bytes]) -> str:
-    """A wrk Lua script sending `bodies` in turn (each thread from its own offset), requests
+def wrk_script(method: str, headers: dict[str, str], requests: Sequence[tuple[str, bytes]]) -> str:
+    """A wrk Lua script sending `requests` (path, body) in turn, each thread from its own offset,
     formatted once at start; its `done` prints one machine-readable RESULT line."""
-    lines = ["local requests = {}", "local n = 0", "local bodies = {"]
-    lines += [f"  {_lua_string(b.decode())}," for b in bodies] or ['  "",']
+    lines = ["local requests = {}", "local n = 0", "local paths, bodies = {}, {}"]
+    for path, body in requests:
+        lines.append(
+            f"paths[#paths + 1] = {_lua_string(path)}; bodies[#bodies + 1] = {_lua_string(body.decode())}"
+        )
     header_table = ", ".join(f"[ {_lua_string(k)} ] = {_lua_string(v)}" for k, v in headers.items())
     lines += [
-        "}",
         "local counter = 0",
         "function setup(thread) thread:set('offset', counter); counter = counter + 1 end",
         "function init(args)",
         f"  local headers = {{{header_table}}}",
         "  for i, body in ipairs(bodies) do",
-        f"    requests[i] = wrk.format({_lua_string(method)}, {_lua_string(path)}, headers,"
-        " body ~= '' and body or nil)",
+        f"    requests[i] = wrk.format({_lua_string(method)}, paths[i], headers, body ~= '' and body or nil)",
         "  end",
         "  n = (tonumber(offset) or 0) * 97",
         "end",
@@ -162,12 +166,15 @@ def wrk_script(method: str, path: str, headers: dict[str, str], bodies: Sequence
 
 @dataclass(frozen=True)
 class Load:
-    """What wrk sends: `method path` with `headers`, cycling through `bodies`."""
+    """What wrk sends: `method` with `headers`, cycling through `requests` (path, body)."""
 
     method: str
-    path: str
     headers: dict[str, str]
-    bodies: Sequence[bytes]
+    requests: Sequence[tuple[str, bytes]]
+
+    @classmethod
+    def posting(cls, path: str, headers: dict[str, str], bodies: Sequence[bytes]) -> Load:
+        return cls("POST", {"Content-Type": "application/json", **headers}, [(path, b) for b in bodies])
 
 
 async def wrk(url: str, load: Load, *, connections: int, seconds: float, unit: str = "requests/s") -> Figure:
@@ -176,10 +183,10 @@ async def wrk(url: str, load: Load, *, connections: int, seconds: float, unit: s
         raise SystemExit("the benchmarks need wrk: apt-get install wrk")
     threads = max(1, min(2, connections))
     with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
-        script.write(wrk_script(load.method, load.path, load.headers, load.bodies))
+        script.write(wrk_script(load.method, load.headers, load.requests))
         script.flush()
         command = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{max(1, round(seconds))}s"]
-        command += ["--timeout", "10s", "-s", script.name, url + load.path]
+        command += ["--timeout", "10s", "-s", script.name, url + load.requests[0][0]]
         proc = await asyncio.to_thread(subprocess.run, command, capture_output=True, text=True)
     found = re.search(r"RESULT (\d+) (\d+) (\d+) (\d+) (\d+) (\d+) (\d+)", proc.stdout)
     if proc.returncode != 0 or found is None:
@@ -188,6 +195,45 @@ async def wrk(url: str, load: Load, *, connections: int, seconds: float, unit: s
     return Figure(
         requests / (duration_us / 1e6), unit, p50 / 1000, p99 / 1000, bad_status + socket_errors + timeouts
     )
+
+
+# --- profiles ---------------------------------------------------------------------------------
+
+PY_SPY = os.environ.get("PY_SPY", shutil.which("py-spy") or "/tmp/pyspy/bin/py-spy")
+
+
+def process_tree(pid: int) -> list[int]:
+    """`pid` and its descendants (a service started with `--workers` and its worker processes)."""
+    found, queue = [], [pid]
+    while queue:
+        current = queue.pop()
+        found.append(current)
+        for children in Path(f"/proc/{current}/task").glob("*/children"):
+            queue += [int(c) for c in children.read_text().split()]
+    return found
+
+
+def _start_recorders(pids: list[int], seconds: float, into: Path) -> list[subprocess.Popen[bytes]]:
+    into.mkdir(parents=True, exist_ok=True)
+    recorders = []
+    for target in pids:
+        for fmt, suffix in (("flamegraph", "svg"), ("raw", "txt")):
+            command = [PY_SPY, "record", "--nonblocking", "-r", "50", "-d", str(round(seconds))]
+            command += ["-f", fmt, "-o", str(into / f"{target}.{suffix}"), "--pid", str(target)]
+            recorders.append(subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    return recorders
+
+
+async def profiled(pid: int, seconds: float, into: Path, measure: Measure) -> Figure:
+    """`measure()` while py-spy records every process of `pid`'s tree: a flame graph
+    (`<pid>.svg`) and collapsed stacks (`<pid>.txt`, for grep) per process, in `into`."""
+    recorders = _start_recorders(process_tree(pid), seconds, into)
+    try:
+        return await measure()
+    finally:
+        for recorder in recorders:
+            await asyncio.to_thread(recorder.wait)
+        print(f"profiles of {len(recorders) // 2} processes in {into}")
 
 
 # --- the baselines --------------------------------------------------------------------------

@@ -23,10 +23,11 @@ import signal
 import sys
 import uuid
 from argparse import Namespace
+from pathlib import Path
 from typing import Any
 
 import httpx
-from _common import Comparison, Load, asyncpg_url, baseline_app, wrk
+from _common import Comparison, Load, asyncpg_url, baseline_app, profiled, wrk
 
 from tests.support import people
 from tests.support.databases import create_database
@@ -113,8 +114,7 @@ async def main(args: Namespace) -> None:
         catalog, identity = procs.base("catalog"), procs.base("identity")
         auth = await seed(catalog, identity, {"Authorization": f"Bearer {admin_token}"}, args.cards)
         bodies = [json.dumps(request(s), ensure_ascii=False).encode() for s in range(args.cards)]
-        headers = {"Content-Type": "application/json", **auth}
-        load = Load("POST", PATH, headers, bodies)
+        load = Load.posting(PATH, auth, bodies)
 
         def driving(url: str, seconds: float) -> Any:
             return lambda: wrk(
@@ -135,6 +135,10 @@ async def main(args: Namespace) -> None:
             "naive one-INSERT app",
             {"hello world": driving(hello.url, args.seconds)},
         ).run(args.rounds)
+        if args.py_spy:
+            pid = procs["identity"].process.pid  # type: ignore[union-attr]
+            figure = await profiled(pid, args.seconds, Path(args.py_spy), driving(identity, args.seconds))
+            print(f"project, profiled: {figure}")
     finally:
         procs.stop(timeout=20, sig=signal.SIGINT)
         naive.stop()
@@ -152,5 +156,6 @@ if __name__ == "__main__":
     parser.add_argument("--workers", type=int, default=2, help="identity's request processes")
     parser.add_argument("--client", choices=["auto", "wrk", "hey", "python"], default="auto")
     parser.add_argument("--profile", help="write a cProfile of the identity process to this file")
+    parser.add_argument("--py-spy", help="after the rounds, one more with py-spy on every identity process")
     asyncio.run(main(parser.parse_args()))
     sys.exit(0)

@@ -1,6 +1,7 @@
-"""The naive baseline of a recorded verification: one FastAPI file, a pydantic body, one asyncpg
-INSERT (autocommitted: one commit) per request, one process. What the identity service is
-measured against (bench/identity_verifications.py).
+"""The naive baseline of a recorded request: one FastAPI file, a pydantic body, one asyncpg
+INSERT (autocommitted: one commit) per request, one process. What the identity service's
+verifications (bench/identity_verifications.py) and the payments service's bills and payments
+(bench/payments_throughput.py) are measured against.
 
     NAIVE_DATABASE_URL=postgresql://... .venv/bin/python -m uvicorn naive_insert:app --app-dir bench/baselines
 """
@@ -38,6 +39,12 @@ class VerificationRequest(BaseModel):
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     pool = await asyncpg.create_pool(os.environ["NAIVE_DATABASE_URL"], min_size=POOL_SIZE, max_size=POOL_SIZE)
     await pool.execute(
+        "CREATE TABLE IF NOT EXISTS naive_bills (id uuid PRIMARY KEY, merchant_id text NOT NULL,"
+        " bill_ref text NOT NULL, amount_fen bigint NOT NULL);"
+        "CREATE TABLE IF NOT EXISTS naive_payments (id uuid PRIMARY KEY, bill_id uuid NOT NULL,"
+        " method text NOT NULL, card_no text, recorded_at timestamptz NOT NULL DEFAULT now())"
+    )
+    await pool.execute(
         "CREATE TABLE IF NOT EXISTS naive_verifications (id uuid PRIMARY KEY, venue_id text NOT NULL,"
         " terminal_id text NOT NULL, card_no text, verified boolean NOT NULL,"
         " recorded_at timestamptz NOT NULL DEFAULT now())"
@@ -68,3 +75,42 @@ async def verify(body: VerificationRequest) -> dict[str, object]:
         True,
     )
     return {"verification_id": str(verification_id), "verified": True, "reason": None}
+
+
+class BillRequest(BaseModel):
+    merchant_id: str
+    bill_ref: str
+    amount_fen: int
+    description: str | None = None
+
+
+class PaymentRequest(BaseModel):
+    method: str
+    card: Card | None = None
+    qr: str | None = None
+
+
+@app.post("/payments/v1/bills", status_code=201)
+async def open_bill(body: BillRequest) -> dict[str, object]:
+    bill_id = uuid.uuid4()
+    await app.state.pool.execute(
+        "INSERT INTO naive_bills (id, merchant_id, bill_ref, amount_fen) VALUES ($1, $2, $3, $4)",
+        bill_id,
+        body.merchant_id,
+        body.bill_ref,
+        body.amount_fen,
+    )
+    return {"bill_id": str(bill_id), "status": "open"}
+
+
+@app.post("/payments/v1/bills/{bill_id}/payments")
+async def pay(bill_id: uuid.UUID, body: PaymentRequest) -> dict[str, object]:
+    payment_id = uuid.uuid4()
+    await app.state.pool.execute(
+        "INSERT INTO naive_payments (id, bill_id, method, card_no) VALUES ($1, $2, $3, $4)",
+        payment_id,
+        bill_id,
+        body.method,
+        body.card.card_no if body.card else None,
+    )
+    return {"payment_id": str(payment_id), "status": "settled", "reason": None}
