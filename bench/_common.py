@@ -66,7 +66,8 @@ class Figure:
     lower_is_better: bool = False
 
     def __str__(self) -> str:
-        text = f"{self.value:,.1f} {self.unit}"
+        digits = 0 if abs(self.value) >= 100 else 1 if abs(self.value) >= 10 else 2
+        text = f"{self.value:,.{digits}f} {self.unit}"
         if self.p50_ms is not None:
             text += f", p50 {self.p50_ms:.1f} ms, p99 {self.p99_ms:.1f} ms"
         return text + (f", {self.errors} errors" if self.errors else "")

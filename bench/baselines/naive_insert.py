@@ -114,3 +114,51 @@ async def pay(bill_id: uuid.UUID, body: PaymentRequest) -> dict[str, object]:
         body.card.card_no if body.card else None,
     )
     return {"payment_id": str(payment_id), "status": "settled", "reason": None}
+
+
+class Payee(BaseModel):
+    reference_id: str
+    ssn: str
+    card_no: str
+    name: str
+    amount_fen: int
+    channel: str
+
+
+class PayeesRequest(BaseModel):
+    payees: list[Payee]
+
+
+@app.post("/disbursement/v1/batches", status_code=201)
+async def declare_batch(body: dict[str, object]) -> dict[str, object]:
+    await app.state.pool.execute(
+        "CREATE TABLE IF NOT EXISTS naive_payees (batch_id text NOT NULL, reference_id text PRIMARY KEY,"
+        " ssn text NOT NULL, card_no text NOT NULL, name text NOT NULL, amount_fen bigint NOT NULL,"
+        " channel text NOT NULL)"
+    )
+    return {"batch_id": body["batch_id"], "status": "open"}
+
+
+@app.post("/disbursement/v1/batches/{batch_id}/payees")
+async def add_payees(batch_id: str, body: PayeesRequest) -> dict[str, object]:
+    rows = [
+        (batch_id, p.reference_id, p.ssn, p.card_no, p.name, p.amount_fen, p.channel) for p in body.payees
+    ]
+    await app.state.pool.executemany("INSERT INTO naive_payees VALUES ($1, $2, $3, $4, $5, $6, $7)", rows)
+    return {"accepted": len(rows)}
+
+
+@app.post("/disbursement/v1/batches/{batch_id}/submit", status_code=202)
+async def submit(batch_id: str) -> dict[str, str]:
+    return {"status": "submitted"}
+
+
+@app.get("/disbursement/v1/batches/{batch_id}")
+async def batch_state(batch_id: str) -> dict[str, object]:
+    paid = await app.state.pool.fetchval("SELECT count(*) FROM naive_payees WHERE batch_id = $1", batch_id)
+    return {"status": "completed", "paid": paid, "failed": 0, "returned": 0}
+
+
+@app.get("/disbursement/v1/batches/{batch_id}/reconciliation")
+async def reconciliation(batch_id: str) -> dict[str, object]:
+    return {"balanced": True}
