@@ -11,6 +11,7 @@ pydantic body, one asyncpg INSERT and commit per request) and `hello` (answers a
 reference). wrk drives each with the same Lua script cycling through every card's body, in
 interleaved rounds; prints verifications/s, p50 and p99 of each, the medians and the ratio.
 Every verification the project answers is durably committed (group commit) before its answer.
+`--embedded` measures `onecard up` (one process, SQLite) against the same baselines instead.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import os
 import secrets
 import signal
 import sys
+import tempfile
 import uuid
 from argparse import Namespace
 from pathlib import Path
@@ -31,7 +33,7 @@ from _common import Comparison, Load, asyncpg_url, baseline_app, profiled, wrk
 
 from tests.support import people
 from tests.support.databases import create_database
-from tests.support.processes import ServiceGroup, create_platform_topics, serve, service_env
+from tests.support.processes import ServiceGroup, create_platform_topics, embedded_env, serve, service_env, up
 
 VENUE, TERMINAL, ITEM = "bench-venue-1", "bench-t1", "500000:30"
 PATH = "/identity/v1/verifications"
@@ -104,14 +106,20 @@ async def main(args: Namespace) -> None:
     prefix = f"bench{uuid.uuid4().hex[:8]}."
     env = service_env(database, kafka, admin_token=admin_token, topic_prefix=prefix, private_key=True)
     await create_platform_topics(env)
-    procs = services(env, args.port, args.workers, args.profile)
+    data_dir = tempfile.TemporaryDirectory()
+    if args.embedded:  # `onecard up`: all five services in one process, SQLite
+        platform = up(Path(data_dir.name) / "data", embedded_env(admin_token), port=args.port)
+        procs = ServiceGroup({"identity": platform}, platform.env)  # the catalog at the same address
+    else:
+        procs = services(env, args.port, args.workers, args.profile)
     naive = baseline_app("naive_insert", NAIVE_DATABASE_URL=asyncpg_url(database))
     hello = baseline_app("hello")
     try:
         await procs.start(timeout=90)
         await naive.start()
         await hello.start()
-        catalog, identity = procs.base("catalog"), procs.base("identity")
+        identity = procs.base("identity")
+        catalog = procs.base("catalog") if "catalog" in procs.processes else identity
         auth = await seed(catalog, identity, {"Authorization": f"Bearer {admin_token}"}, args.cards)
         bodies = [json.dumps(request(s), ensure_ascii=False).encode() for s in range(args.cards)]
         load = Load.posting(PATH, auth, bodies)
@@ -124,9 +132,10 @@ async def main(args: Namespace) -> None:
         if not args.smoke:  # warm-up: caches, pools, the interpreter's specialisations
             for url in (identity, naive.url):
                 await driving(url, 3)()
+        shape = "onecard up (embedded)" if args.embedded else f"{args.workers} workers"
         print(
             f"identity: {args.connections} connections, {args.seconds:.0f} s a round, {args.cards} cards, "
-            f"{args.workers} workers, {os.cpu_count()} CPUs"
+            f"{shape}, {os.cpu_count()} CPUs"
         )
         await Comparison(
             "identity verifications",
@@ -143,6 +152,7 @@ async def main(args: Namespace) -> None:
         procs.stop(timeout=20, sig=signal.SIGINT)
         naive.stop()
         hello.stop()
+        data_dir.cleanup()
 
 
 if __name__ == "__main__":
@@ -154,6 +164,7 @@ if __name__ == "__main__":
     parser.add_argument("--cards", type=int, default=1000)
     parser.add_argument("--port", type=int, default=18080)
     parser.add_argument("--workers", type=int, default=2, help="identity's request processes")
+    parser.add_argument("--embedded", action="store_true", help="measure `onecard up` (SQLite) instead")
     parser.add_argument("--client", choices=["auto", "wrk", "hey", "python"], default="auto")
     parser.add_argument("--profile", help="write a cProfile of the identity process to this file")
     parser.add_argument("--py-spy", help="after the rounds, one more with py-spy on every identity process")

@@ -31,11 +31,11 @@ async def consume_all(bootstrap: str, topics: list[str]) -> tuple[int, float]:
         # A fresh look at the cluster (as the project's KafkaSource takes): the consumer's cached
         # metadata only covers topics it was already interested in.
         cluster = await consumer._client.fetch_all_metadata()
-        partitions = [
-            TopicPartition(topic, p)
-            for topic in topics
-            for p in sorted(cluster.partitions_for_topic(topic) or ())
-        ]
+        partitions: list[TopicPartition] = []
+        for topic in topics:
+            partitions += [
+                TopicPartition(topic, p) for p in sorted(cluster.partitions_for_topic(topic) or ())
+            ]
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         ends = {tp: end for tp, end in (await consumer.end_offsets(partitions)).items() if end > 0}

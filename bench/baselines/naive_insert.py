@@ -116,17 +116,11 @@ async def pay(bill_id: uuid.UUID, body: PaymentRequest) -> dict[str, object]:
     return {"payment_id": str(payment_id), "status": "settled", "reason": None}
 
 
-class Payee(BaseModel):
-    reference_id: str
-    ssn: str
-    card_no: str
-    name: str
-    amount_fen: int
-    channel: str
+PAYEE_COLUMNS = ("reference_id", "ssn", "card_no", "name", "amount_fen", "channel")
 
 
 class PayeesRequest(BaseModel):
-    payees: list[Payee]
+    payees: list[dict[str, str | int]]
 
 
 @app.post("/disbursement/v1/batches", status_code=201)
