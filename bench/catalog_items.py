@@ -1,82 +1,59 @@
-"""Throughput and latency of GET /catalog/v1/items?jurisdiction=500000 on loopback.
+"""Throughput and latency of GET /catalog/v1/items?jurisdiction=... on loopback, against a
+baseline FastAPI app answering the same bytes from memory, in the same run.
 
 Starts `onecard up` on a free port with a fresh data directory (or uses --url of a running
-platform), then keeps N connections busy for T seconds and prints requests/s and latency
-percentiles. The load comes from asyncio + httpx in this process, or from `hey` (apt-get install
-hey) with --hey, which costs the server less CPU on a small machine.
+platform), captures its answer for each jurisdiction, starts bench/baselines/hello.py serving
+one of them, then drives both with wrk (the same Lua script, cycling through the districts'
+jurisdiction codes) in interleaved rounds; prints requests/s, p50 and p99, medians and the ratio.
 
-    .venv/bin/python bench/catalog_items.py --connections 16 --seconds 10 [--hey]
+    .venv/bin/python bench/catalog_items.py --connections 32 --seconds 10
 """
 
 from __future__ import annotations
 
 import asyncio
-import re
-import shutil
-import subprocess
 import tempfile
-import time
+from argparse import Namespace
 from pathlib import Path
 
 import httpx
-from _common import arguments, percentile
+from _common import Comparison, Load, arguments, baseline_app, wrk
 
 from tests.support.processes import embedded_env, up
 
 TOKEN = "bench-admin-token-0123456789"
-PATH = "/catalog/v1/items?jurisdiction=500000"
+# The city and its districts and counties (the catalogue's jurisdictions).
+JURISDICTIONS = ["500000", *(f"5001{n:02d}" for n in range(1, 20)), *(f"5002{n:02d}" for n in range(29, 44))]
 
 
-async def worker(client: httpx.AsyncClient, until: float, latencies: list[float], errors: list[int]) -> None:
+async def compare(base: str, args: Namespace) -> None:
     headers = {"Authorization": f"Bearer {TOKEN}"}
-    while time.monotonic() < until:
-        started = time.perf_counter()
-        response = await client.get(PATH, headers=headers)
-        latencies.append(time.perf_counter() - started)
-        if response.status_code != 200:
-            errors.append(response.status_code)
+    paths = [f"/catalog/v1/items?jurisdiction={j}" for j in JURISDICTIONS]
+    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30) as client:
+        answers = [await client.get(p) for p in paths]
+    served = [(p, a) for p, a in zip(paths, answers, strict=True) if a.status_code == 200]
+    if not served:
+        raise SystemExit(f"the catalog answered none of the item lists: {answers[0].status_code}")
+    with tempfile.NamedTemporaryFile(suffix=".json") as canned:
+        canned.write(served[0][1].content)
+        canned.flush()
+        hello = baseline_app("hello", HELLO_BODY_FILE=canned.name)
+        await hello.start()
+        try:
+            load = Load("GET", headers, [(p, b"") for p, _ in served])
 
+            def driving(url: str) -> object:
+                return lambda: wrk(url, load, connections=args.connections, seconds=args.seconds)
 
-async def load(base: str, connections: int, seconds: float) -> None:
-    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
-        check = await client.get(PATH, headers={"Authorization": f"Bearer {TOKEN}"})
-        assert check.status_code == 200 and len(check.json()) == 47, check.text[:200]
-        latencies: list[float] = []
-        errors: list[int] = []
-        until = time.monotonic() + seconds
-        started = time.monotonic()
-        await asyncio.gather(*(worker(client, until, latencies, errors) for _ in range(connections)))
-        elapsed = time.monotonic() - started
-    latencies.sort()
-
-    print(
-        f"GET {PATH}: {connections} connections, {elapsed:.1f} s, "
-        f"{len(latencies)} requests, {len(errors)} errors"
-    )
-    p50, p99 = percentile(latencies, 50) * 1000, percentile(latencies, 99) * 1000
-    print(f"  {len(latencies) / elapsed:.0f} requests/s; latency p50 {p50:.1f} ms, p99 {p99:.1f} ms")
-
-
-def load_with_hey(base: str, connections: int, seconds: float) -> None:
-    hey = shutil.which("hey")
-    if hey is None:
-        raise SystemExit("hey is not installed: apt-get install hey, or run without --hey")
-    command = [hey, "-z", f"{seconds}s", "-c", str(connections), "-H", f"Authorization: Bearer {TOKEN}"]
-    output = subprocess.run([*command, base + PATH], capture_output=True, text=True, check=True).stdout
-    rate = re.search(r"Requests/sec:\s+([\d.]+)", output)
-    p50 = re.search(r"50%+ in ([\d.]+) secs", output)
-    p99 = re.search(r"99%+ in ([\d.]+) secs", output)
-    codes = re.search(r"Status code distribution:\n((?:\s+\[\d+\].*\n)+)", output)
-    print(f"GET {PATH} (hey): {connections} connections, {seconds:.0f} s")
-    statuses = " ".join((codes.group(1) if codes else "").split())
-    if rate and p50 and p99:
-        print(
-            f"  {float(rate.group(1)):.0f} requests/s; latency p50 {float(p50.group(1)) * 1000:.1f} ms, "
-            f"p99 {float(p99.group(1)) * 1000:.1f} ms; status codes: {statuses}"
-        )
-    else:
-        print(output)
+            print(f"GET item lists: {len(served)} jurisdictions, {args.connections} connections")
+            await Comparison(
+                "catalog item lists",
+                driving(base),  # type: ignore[arg-type]
+                driving(hello.url),  # type: ignore[arg-type]
+                "FastAPI app answering the same bytes",
+            ).run(args.rounds)
+        finally:
+            hello.stop()
 
 
 def main() -> None:
@@ -84,23 +61,18 @@ def main() -> None:
     parser.add_argument("--url", help="a running platform (with ONECARD_ADMIN_TOKEN set to the bench token)")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=10)
-    parser.add_argument("--hey", action="store_true", help="generate the load with hey")
+    parser.add_argument("--hey", action="store_true", help="(ignored: the load now always comes from wrk)")
     args = parser.parse_args()
-
-    def run(base: str) -> None:
-        if args.hey:
-            load_with_hey(base, args.connections, args.seconds)
-        else:
-            asyncio.run(load(base, args.connections, args.seconds))
-
+    if args.smoke:
+        args.connections, args.seconds, args.rounds = 4, 1, 1
     if args.url:
-        run(args.url)
+        asyncio.run(compare(args.url, args))
         return
     with tempfile.TemporaryDirectory() as data_dir:
         server = up(Path(data_dir), embedded_env(TOKEN))
         try:
             asyncio.run(server.start())
-            run(server.url)
+            asyncio.run(compare(server.url, args))
         finally:
             server.stop(timeout=30)
 

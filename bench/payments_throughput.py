@@ -3,8 +3,11 @@
 Starts one `onecard serve payments` (distributed mode) on a fresh PostgreSQL database and fresh
 Kafka topics, puts one merchant on the catalog topic, then keeps N connections busy for T
 seconds: each loop opens a bill and pays it from a card account with an Idempotency-Key (two
-transactions plus a call to the simulated bank, whose ledger is in the same database). Prints
-settled payments/s and the payment request's latency percentiles. The load generator shares the
+transactions plus a call to the simulated bank, whose ledger is in the same database). The
+baseline is bench/baselines/naive_insert.py serving the same two routes (one INSERT and commit
+each), driven by the same client (a payment needs the bill the loop just opened, which a wrk
+script of fixed requests cannot send), in interleaved rounds. Prints settled payments/s and the
+payment request's p50 and p99 of each, the medians and the ratio. The load generator shares the
 machine with the server and PostgreSQL: the figures are a lower bound.
 
     eval "$(bash deploy/local/servers.sh env)"
@@ -19,7 +22,7 @@ import time
 import uuid
 
 import httpx
-from _common import arguments, percentile
+from _common import Comparison, Figure, arguments, asyncpg_url, baseline_app, percentile
 from onecard_catalog.domain.events import MerchantJoinedAgreement, MerchantRegistered
 
 from tests.support import people
@@ -75,6 +78,26 @@ async def worker(
         outcomes[status] = outcomes.get(status, 0) + 1
 
 
+async def drive(base: str, merchant_id: str, connections: int, seconds: float) -> Figure:
+    """`connections` loops of bill + payment for `seconds`: settled payments/s, payment latency."""
+    latencies: list[float] = []
+    outcomes: dict[str, int] = {}
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    async with httpx.AsyncClient(base_url=base, headers=HEADERS, limits=limits, timeout=30) as client:
+        started = time.monotonic()
+        until = started + seconds
+        await asyncio.gather(
+            *(worker(client, merchant_id, until, n, latencies, outcomes) for n in range(connections))
+        )
+        elapsed = time.monotonic() - started
+    settled = outcomes.get("settled", 0)
+    errors = sum(n for outcome, n in outcomes.items() if outcome != "settled")
+    if not latencies:
+        return Figure(0.0, "settled payments/s", errors=errors)
+    p50, p99 = percentile(latencies, 50) * 1000, percentile(latencies, 99) * 1000
+    return Figure(settled / elapsed, "settled payments/s", p50, p99, errors)
+
+
 async def main() -> None:
     p = arguments(__doc__)
     p.add_argument("--connections", type=int, default=32)
@@ -82,6 +105,8 @@ async def main() -> None:
     p.add_argument("--pg", default=os.environ.get("ONECARD_TEST_DATABASE_URL"))
     p.add_argument("--kafka", default=os.environ.get("ONECARD_TEST_KAFKA_BOOTSTRAP"))
     args = p.parse_args()
+    if args.smoke:
+        args.connections, args.seconds, args.rounds = 4, 1, 1
     if not args.pg or not args.kafka:
         raise SystemExit('needs --pg and --kafka (or eval "$(bash deploy/local/servers.sh env)")')
     prefix, merchant_id = f"bench_{uuid.uuid4().hex[:8]}.", f"m-bench-{uuid.uuid4().hex[:6]}"
@@ -95,33 +120,21 @@ async def main() -> None:
         MerchantJoinedAgreement(merchant_id=merchant_id),
     )
     server = serve("payments", env)
-    base = server.url
+    naive = baseline_app("naive_insert", NAIVE_DATABASE_URL=asyncpg_url(env["ONECARD_DATABASE_URL"]))
     try:
         await server.start()
-        await wait_for_merchant(base, merchant_id)
-        latencies: list[float] = []
-        outcomes: dict[str, int] = {}
-        limits = httpx.Limits(max_connections=args.connections, max_keepalive_connections=args.connections)
-        async with httpx.AsyncClient(base_url=base, headers=HEADERS, limits=limits, timeout=30) as client:
-            started = time.monotonic()
-            until = started + args.seconds
-            await asyncio.gather(
-                *(worker(client, merchant_id, until, n, latencies, outcomes) for n in range(args.connections))
-            )
-            elapsed = time.monotonic() - started
-        latencies.sort()
-        settled = outcomes.get("settled", 0)
-        print(f"payments: {args.connections} connections, {elapsed:.1f} s, outcomes {outcomes}")
-        cycles = len(latencies) / elapsed
-        print(f"settled payments/s: {settled / elapsed:.1f}  (bill + payment cycles/s: {cycles:.1f})")
-        if latencies:
-            print(
-                "payment POST latency ms: "
-                f"p50 {percentile(latencies, 50) * 1000:.1f}  p95 {percentile(latencies, 95) * 1000:.1f}  "
-                f"p99 {percentile(latencies, 99) * 1000:.1f}  max {latencies[-1] * 1000:.1f}"
-            )
+        await naive.start()
+        await wait_for_merchant(server.url, merchant_id)
+        print(f"payments: {args.connections} connections, {args.seconds:.0f} s a round, one merchant")
+        await Comparison(
+            "payments (bill + card-account payment)",
+            lambda: drive(server.url, merchant_id, args.connections, args.seconds),
+            lambda: drive(naive.url, merchant_id, args.connections, args.seconds),
+            "naive one-INSERT app",
+        ).run(args.rounds)
     finally:
         server.stop(15)
+        naive.stop()
 
 
 if __name__ == "__main__":

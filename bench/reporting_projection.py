@@ -5,8 +5,10 @@ models, then measure GET /reporting/v1/depth over that data.
     .venv/bin/python bench/reporting_projection.py --events 1000000
 
 Events are produced first (as the relays would: CloudEvents with store positions) to topics under
-a fresh prefix, into a fresh database; the projection then replays them with the service's own
-batching runner. Prints events/s for the replay and p50/p99 of the depth endpoint.
+a fresh prefix. Each round, the projection replays them into a fresh database with the service's
+own batching runner, and the baseline, a bare aiokafka consumer (bench/baselines/kafka_consumer.py),
+reads the same messages; interleaved rounds, medians and the ratio of events/s. Then p50/p99 of
+the depth endpoint over the last round's read models.
 """
 
 from __future__ import annotations
@@ -23,11 +25,13 @@ from typing import Any
 
 import httpx
 import orjson
-from _common import arguments, percentile
+from _common import Comparison, Figure, arguments, percentile
+from baselines.kafka_consumer import consume_all
 from onecard_events.cloudevents import Headers, dataschema
 from onecard_events.kafka import KafkaPublisher, create_topics, platform_topics, service_topic
 from onecard_events.model import Position
 from onecard_events.rebuild import caught_up
+from onecard_events.topology import SERVICES
 from onecard_reporting.bootstrap import build
 from onecard_service.platform import Platform
 
@@ -257,23 +261,15 @@ async def measure_depth(app: Any, requests: int) -> list[float]:
     return timings
 
 
-async def main(args: Namespace) -> None:
-    pg_url = args.database_url or os.environ["ONECARD_TEST_DATABASE_URL"]
-    bootstrap = args.kafka or os.environ["ONECARD_TEST_KAFKA_BOOTSTRAP"]
-    prefix = f"bench{uuid.uuid4().hex[:8]}."
-    await create_topics(bootstrap, platform_topics(("510000",), args.partitions, prefix))
-    world = World(args.items, args.venues, args.merchants)
-    started = time.perf_counter()
-    sent = await produce(bootstrap, prefix, world, args.events)
-    print(f"produced {sent} events in {time.perf_counter() - started:.1f}s")
-
+async def replay(pg_url: str, bootstrap: str, prefix: str, batch: int) -> tuple[Figure, Platform, Any]:
+    """One replay of every event into a fresh database: events/s, and the platform and runtime."""
     database_url = await create_database(pg_url, "bench")
     settings = distributed_settings(bootstrap, database_url, admin_token=ADMIN, topic_prefix=prefix)
     platform = Platform(settings)
     runtime = build(platform)
     await runtime.migrate()
     runner = runtime.projections[0]
-    runner.batch_size = args.batch
+    runner.batch_size = batch
     await runner.start()
     started = time.perf_counter()
     applied = 0
@@ -284,10 +280,50 @@ async def main(args: Namespace) -> None:
             break
     elapsed = time.perf_counter() - started
     await runner.stop()
-    print(
-        f"replayed {applied} events in {elapsed:.1f}s: {applied / elapsed:,.0f} events/s (batch {args.batch})"
-    )
+    return Figure(applied / elapsed, "events/s"), platform, runtime
 
+
+async def main(args: Namespace) -> None:
+    if args.smoke:
+        args.events, args.items, args.venues, args.merchants, args.requests, args.rounds = (
+            2000,
+            20,
+            50,
+            20,
+            20,
+            1,
+        )
+        args.partitions = 2
+    pg_url = args.database_url or os.environ["ONECARD_TEST_DATABASE_URL"]
+    bootstrap = args.kafka or os.environ["ONECARD_TEST_KAFKA_BOOTSTRAP"]
+    prefix = f"bench{uuid.uuid4().hex[:8]}."
+    await create_topics(bootstrap, platform_topics(("510000",), args.partitions, prefix))
+    world = World(args.items, args.venues, args.merchants)
+    started = time.perf_counter()
+    sent = await produce(bootstrap, prefix, world, args.events)
+    print(f"produced {sent} events in {time.perf_counter() - started:.1f}s")
+    topics = [service_topic(s, prefix) for s in SERVICES]
+    last: list[tuple[Platform, Any]] = []
+
+    async def project() -> Figure:
+        figure, platform, runtime = await replay(pg_url, bootstrap, prefix, args.batch)
+        for earlier, _ in last:
+            await earlier.close()
+        last[:] = [(platform, runtime)]
+        return figure
+
+    async def bare_consumer() -> Figure:
+        read, seconds = await consume_all(bootstrap, topics)
+        return Figure(read / seconds, "events/s")
+
+    await Comparison(
+        f"reporting projection replay of {sent:,} events (batch {args.batch})",
+        project,
+        bare_consumer,
+        "bare aiokafka consumer",
+    ).run(args.rounds)
+
+    platform, runtime = last[0]
     state = runtime.app.state.reporting
     started = time.perf_counter()
     snap = await state.refresh()

@@ -4,8 +4,8 @@ every view current), and to the progress report listing the whole catalogue.
 
 The naive reference, started in the same run and timed the same way: a bare FastAPI app under
 uvicorn answering `GET /readyz` (a Python process, its imports and a socket: the floor any
-service pays). Three interleaved rounds (reference, platform, reference, ...); prints the median of
-each and their ratio.
+service pays). Three interleaved rounds (platform, reference, platform, ...); prints the median of
+each and their ratio (lower is better).
 
     .venv/bin/python bench/start_to_ready.py [--rounds 3]
 """
@@ -13,7 +13,6 @@ each and their ratio.
 from __future__ import annotations
 
 import asyncio
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -21,7 +20,7 @@ import time
 from pathlib import Path
 
 import httpx
-from _common import arguments
+from _common import Comparison, Figure, arguments
 
 from tests.support.ports import free_port
 from tests.support.processes import ADMIN_TOKEN, embedded_env, up
@@ -82,20 +81,20 @@ async def platform() -> tuple[float, int]:
 
 
 async def main() -> None:
-    args = arguments(__doc__)
-    args.add_argument("--rounds", type=int, default=3)
-    rounds = args.parse_args().rounds
-    ours: list[float] = []
-    reference: list[float] = []
-    for i in range(rounds):
-        reference.append(await bare())
-        ready, items = await platform()
-        ours.append(ready)
-        print(f"round {i + 1}: bare app {reference[-1]:.2f} s, onecard up {ready:.2f} s ({items} items)")
-    project, baseline = statistics.median(ours), statistics.median(reference)
-    print(f"onecard up start-to-ready: median {project:.2f} s")
-    print(f"bare FastAPI app (reference): median {baseline:.2f} s")
-    print(f"ratio (project / reference): {project / baseline:.2f}")
+    args = arguments(__doc__).parse_args()
+    rounds = 1 if args.smoke else args.rounds
+    items: list[int] = []
+
+    async def bare_app() -> Figure:
+        return Figure(await bare(), "s to ready", lower_is_better=True)
+
+    async def onecard_up() -> Figure:
+        ready, listed = await platform()
+        items.append(listed)
+        return Figure(ready, "s to ready", lower_is_better=True)
+
+    await Comparison("onecard up start-to-ready", onecard_up, bare_app, "bare FastAPI app").run(rounds)
+    print(f"items in the first progress report: {items}")
 
 
 if __name__ == "__main__":

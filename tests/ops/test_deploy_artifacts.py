@@ -270,6 +270,13 @@ def _kind(docs: list[dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]:
     return {d["metadata"]["name"]: d for d in docs if d["kind"] == kind}
 
 
+def test_a_service_runs_the_workers_its_values_ask_for(helm: str) -> None:
+    deployments = _kind(_render(helm, "--set", "services.identity.workers=3"), "Deployment")
+    for service in SERVICES:
+        (container,) = deployments[f"onecard-{service}"]["spec"]["template"]["spec"]["containers"]
+        assert container["args"][-2:] == ["--workers", "3" if service == "identity" else "1"]
+
+
 def test_production_values_render_the_ha_installation(helm: str) -> None:
     docs = _render(helm, "-f", str(CHART / "values-production.yaml"))
     deployments = _kind(docs, "Deployment")
@@ -279,6 +286,7 @@ def test_production_values_render_the_ha_installation(helm: str) -> None:
         (container,) = pod["containers"]
         assert container["command"] == ["onecard"]
         assert container["args"][:4] == ["serve", service, "--port", "8080"]
+        assert container["args"][-2:] == ["--workers", "1"]
         assert container["readinessProbe"]["httpGet"]["path"] == f"/{service}/readyz"
         assert container["livenessProbe"]["httpGet"]["path"] == f"/{service}/healthz"
         env = {e["name"] for e in container["env"]}

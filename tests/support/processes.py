@@ -203,11 +203,13 @@ def serve(
     log: Path | None = None,
     inherit_output: bool = False,
     wrapper: Sequence[str] = (),
+    workers: int = 1,
 ) -> ChildProcess:
     """`onecard serve <service>` (not started yet); `wrapper` goes before the command (a profiler)."""
     port = port or free_port()
     command = [*wrapper, str(ONECARD), "serve", service, "--port", str(port)]
     command += ["--migrate"] if migrate else []
+    command += ["--workers", str(workers)] if workers > 1 else []
     command += ["--host", host] if host else []
     return ChildProcess(service, command, port, f"/{service}/readyz", env, log, inherit_output)
 

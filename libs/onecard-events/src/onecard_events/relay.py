@@ -24,7 +24,6 @@ from .metrics import per_service
 from .model import Position, RecordedEvent
 from .store import EventStore, tracing_enabled
 from .waiting import Signal
-from .waiting import wait_or_stop as _wait
 
 log = logging.getLogger(__name__)
 READER = "relay"
@@ -61,7 +60,11 @@ class Relay:
     topic_for: Callable[[RecordedEvent], str]
     _: KW_ONLY
     batch_size: int = 1000
+    # After a batch, or a commit in this process, the next look is this soon; each empty look
+    # doubles the pause up to `idle_max` (commits of other processes, e.g. `--workers`, are only
+    # seen by looking): an idle service makes 4 queries a second, not 50.
     idle_sleep: float = 0.02
+    idle_max: float = 0.25
     metrics: RelayMetrics | None = None
     # Called after every published batch with whether more is waiting (the supervisor's probe).
     on_progress: Callable[[bool], None] | None = None
@@ -179,9 +182,25 @@ class Relay:
             self.leading = False
 
     async def _publish_until(self, stop: asyncio.Event) -> None:
+        pause = self.idle_sleep
         while not stop.is_set():
             sent = await self.run_once()
             if self.on_progress is not None:
                 self.on_progress(sent >= self.batch_size)
-            if sent < self.batch_size:
-                await _wait(stop, self.idle_sleep)
+            if sent >= self.batch_size:
+                continue
+            pause = self.idle_sleep if sent else min(pause * 2, self.idle_max)
+            if await _commit_or_stop(self.store, stop, pause):
+                pause = self.idle_sleep
+
+
+async def _commit_or_stop(store: EventStore, stop: asyncio.Event, seconds: float) -> bool:
+    """Wait until this process commits to `store`, `stop` is set, or `seconds`; whether it committed."""
+    committed = asyncio.ensure_future(store.commit_signal.wait(seconds))
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({committed, stopping}, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+        committed.cancel()
+    return committed.done() and not committed.cancelled() and committed.result()

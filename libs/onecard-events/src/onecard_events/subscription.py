@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -74,15 +75,17 @@ class StoreLogSource:
     """Reads the logs of one or more event stores in their gap-free order (embedded mode)."""
 
     # A SQLite store whose end a reader found, and that this process has not appended to since,
-    # is only queried again after this long: another process writing the same file (a tool, a
-    # test) is seen that late, and an idle platform makes no query every 50 ms per view and store.
+    # is not queried again while its files look untouched (checked every QUIET_RECHECK seconds;
+    # another process writing the same file, a tool or a test, changes them), and at least every
+    # QUIET_MAX: an idle platform makes no query every 50 ms per view and store.
     QUIET_RECHECK = 1.0
+    QUIET_MAX = 30.0
 
     def __init__(self, stores: Sequence[EventStore], poll_interval: float = 0.05) -> None:
         self.stores = {f"store:{s.source}": s for s in stores}
         self.poll_interval = poll_interval
         self._positions: dict[str, Position] = {}
-        self._at_end: dict[str, tuple[int, float]] = {}  # key -> (store.writes, when) at its end
+        self._at_end: dict[str, _AtEnd] = {}
 
     async def start(self, checkpoints: Mapping[str, Checkpoint]) -> None:
         self._positions = {key: checkpoints.get(key, Checkpoint()).position for key in self.stores}
@@ -94,25 +97,41 @@ class StoreLogSource:
             for key, store in self.stores.items():
                 if self._quiet(key, store):
                     continue
-                writes = store.writes  # before the read: a write during it is not missed
+                # Taken before the read: a write during it is not missed.
+                writes, files = store.writes, _file_stamp(store)
                 batch = await store.read_all(self._positions[key], max_events)
                 if len(batch) < max_events and not store.db.is_postgres:
-                    self._at_end[key] = (writes, time.monotonic())
+                    now = time.monotonic()
+                    self._at_end[key] = _AtEnd(writes, files, now, now)
                 if batch:
                     self._positions[key] = batch[-1].position
                     out += [Delivery(key, r) for r in batch]
-            remaining = deadline - time.monotonic()
+            now = time.monotonic()
+            remaining = deadline - now
             if out or remaining <= 0:
                 return out
-            await self._next_commit(min(self.poll_interval, remaining))
+            # Every store quiet: nothing to poll for until one commits here or a recheck is due
+            # (an idle platform does not wake every 50 ms per view).
+            quiet_for = [self._quiet_until(k, s) - now for k, s in self.stores.items()]
+            pause = min(quiet_for) if all(q > 0 for q in quiet_for) else self.poll_interval
+            await self._next_commit(min(max(pause, self.poll_interval), remaining))
+
+    def _quiet_until(self, key: str, store: EventStore) -> float:
+        """Until when (monotonic) `store` need not be queried again: 0 when it must be now."""
+        at_end = self._at_end.get(key)
+        if at_end is None or at_end.writes != store.writes:
+            return 0.0
+        now = time.monotonic()
+        if now < at_end.checked_at + self.QUIET_RECHECK:
+            return at_end.checked_at + self.QUIET_RECHECK
+        untouched = at_end.files is not None and at_end.files == _file_stamp(store)
+        if untouched and now - at_end.read_at < self.QUIET_MAX:
+            at_end.checked_at = now
+            return now + self.QUIET_RECHECK
+        return 0.0
 
     def _quiet(self, key: str, store: EventStore) -> bool:
-        at_end = self._at_end.get(key)
-        return (
-            at_end is not None
-            and at_end[0] == store.writes
-            and time.monotonic() - at_end[1] < self.QUIET_RECHECK
-        )
+        return time.monotonic() < self._quiet_until(key, store)
 
     async def _next_commit(self, timeout: float) -> None:
         """Sleep until a store commits in this process, or `timeout` (another process's commits
@@ -133,6 +152,33 @@ class StoreLogSource:
 
     async def head(self, service: str) -> dict[str, Checkpoint]:
         return {f"store:{service}": Checkpoint(await self.stores[f"store:{service}"].head())}
+
+
+@dataclass
+class _AtEnd:
+    """A store read to its end: this process's write count and its files' stamp then."""
+
+    writes: int
+    files: tuple[int, int, int] | None
+    read_at: float
+    checked_at: float
+
+
+def _file_stamp(store: EventStore) -> tuple[int, int, int] | None:
+    """The SQLite file's modification time and size, and its write-ahead log's size: a commit by
+    any process changes one of them (this process's reads change none). None without a file."""
+    path = store.db.engine.url.database
+    if store.db.is_postgres or not path:
+        return None
+    try:
+        main = os.stat(path)
+    except OSError:
+        return None
+    try:
+        wal = os.stat(f"{path}-wal").st_size
+    except OSError:
+        wal = 0
+    return main.st_mtime_ns, main.st_size, wal
 
 
 class KafkaSource:

@@ -48,6 +48,10 @@ from .settings import Secrets, Settings, resolve_secrets
 
 log = logging.getLogger(__name__)
 Worker = Callable[[asyncio.Event], Awaitable[None]]
+# What a process of a service runs (`onecard serve --workers N`, docs/adr/0015-workers.md):
+# everything (one process), the HTTP side only (N workers on one port), or the background jobs only
+# (the relay, projections and leader jobs, in the one process that serves no requests).
+EVERYTHING, REQUESTS, BACKGROUND = "everything", "requests", "background"
 
 
 class Platform:
@@ -163,7 +167,8 @@ class ServiceRuntime:
         self.metrics = CollectorRegistry()
         self.store.metrics = StoreMetrics(self.metrics, name)
         self.metrics.register(_ProjectionLag(self))
-        self.workers: list[tuple[str, Worker]] = []
+        self.workers: list[tuple[str, Worker, bool]] = []
+        self.role = EVERYTHING
         self.startup_steps: list[tuple[str, Callable[[], Awaitable[Any]], float]] = []
         self.projections: list[ProjectionRunner] = []
         self.ready = False
@@ -181,8 +186,14 @@ class ServiceRuntime:
         self._relay_now: Relay | None = None
         self.app = self._create_app()
 
-    def add_worker(self, name: str, worker: Worker) -> None:
-        self.workers.append((name, worker))
+    def add_worker(self, name: str, worker: Worker, *, every_process: bool = False) -> None:
+        """A background worker; `every_process`: one in each process that serves requests (what
+        the requests themselves feed, e.g. a group commit), else once, off the request loops."""
+        self.workers.append((name, worker, every_process))
+
+    @property
+    def runs_background_jobs(self) -> bool:
+        return self.role != REQUESTS
 
     def add_startup_step(self, name: str, step: Callable[[], Awaitable[Any]], timeout: float) -> None:
         """Run `step` once at start, before the service reports ready, for at most `timeout`
@@ -282,25 +293,34 @@ class ServiceRuntime:
     async def start(self, *, migrate: bool) -> None:
         if migrate:
             await self.migrate()
-        if self.platform.settings.kafka_bootstrap and not self.platform.embedded:
+        distributed = self.platform.settings.kafka_bootstrap and not self.platform.embedded
+        if self.runs_background_jobs and distributed:
             self._relay_metrics = self._relay_metrics or RelayMetrics(self.metrics, self.name)
             # A relay that cannot reach Kafka is an alert (OnecardRelayStalled, OnecardWorkerStuck),
             # not unreadiness: the API works without it, and taking it out of traffic does not
             # help the broker (ADR 0011).
             self.supervisor.watch("relay", has_work=lambda: self._relay_behind, gates_readiness=False)
             self.add_worker("relay", self._relay)
-        if not self.platform._revocation_feed_started:
+        if not self.platform._revocation_feed_started and self.role != BACKGROUND:
             self.platform._revocation_feed_started = True
-            self.add_worker("revocations", self.platform.follow_revocations)
-        for name, step, timeout in self.startup_steps:
+            self.add_worker("revocations", self.platform.follow_revocations, every_process=True)
+        for name, step, timeout in self.startup_steps if self.runs_background_jobs else ():
             try:
                 await asyncio.wait_for(step(), timeout)
             except Exception as exc:  # TimeoutError included
                 log.warning(
                     "%s: start step %s did not finish (%s); the workers carry on", self.name, name, exc
                 )
-        for name, worker in self.workers:
-            self.supervisor.start(name, worker)
+        for name, worker, every_process in self.workers:
+            if self.role == EVERYTHING or every_process == (self.role == REQUESTS):
+                self.supervisor.start(name, worker)
+            else:  # the background process runs it: nothing here to watch
+                self.supervisor.health.pop(name, None)
+        if self.role == REQUESTS:
+            # The background process applies the views: this one reads their checkpoints from
+            # the database, as a standby replica does.
+            for runner in self.projections:
+                runner.standby = True
         self.ready = True
 
     async def _relay(self, stop: asyncio.Event) -> None:

@@ -1,7 +1,8 @@
 """The onecard command.
 
 onecard up [--port 8080] [--data-dir DIR]     all five services, one process, SQLite + in-process log
-onecard serve SERVICE [--port N] [--migrate]  one service on PostgreSQL + Kafka (distributed mode)
+onecard serve SERVICE [--port N] [--migrate] [--workers N]
+                                              one service on PostgreSQL + Kafka (distributed mode)
 onecard migrate [SERVICE ...]                 run Alembic migrations (distributed mode's explicit step)
 onecard topics                                create the Kafka topics with partitions and retention
 """
@@ -22,6 +23,7 @@ from onecard_service.settings import Settings
 
 from . import data_template
 from .composition import PrefixDispatcher, build_services
+from .workers import serve_with_workers
 
 
 def _serve(app: PrefixDispatcher, host: str, port: int) -> None:
@@ -56,6 +58,9 @@ def cmd_serve(args: argparse.Namespace) -> None:
         raise SystemExit(
             "onecard serve needs ONECARD_DATABASE_URL (and ONECARD_KAFKA_BOOTSTRAP); use `onecard up`"
         )
+    if args.workers > 1:
+        serve_with_workers(args.service, args.host, args.port, args.workers, migrate=args.migrate)
+        return
     platform = Platform(settings)
     runtimes = build_services(platform, [args.service])
     _serve(PrefixDispatcher(runtimes, migrate=args.migrate), args.host, args.port)
@@ -120,6 +125,13 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=int(os.environ.get("ONECARD_PORT", "8080")))
     serve.add_argument("--host", default=host)
     serve.add_argument("--migrate", action="store_true", help="run migrations before serving")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=int(os.environ.get("ONECARD_WORKERS", "1")),
+        help="processes answering requests on the one port (more than 1: one more process runs the "
+        "relay, projections and leader jobs)",
+    )
     serve.set_defaults(func=cmd_serve)
 
     migrate = sub.add_parser("migrate", help="run migrations")

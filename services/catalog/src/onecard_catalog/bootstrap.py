@@ -38,7 +38,8 @@ class CatalogRuntime(ServiceRuntime):
         if migrate:
             await self.migrate()
         try:
-            await self.seed()
+            if self.runs_background_jobs:  # the background process seeds before the workers start
+                await self.seed()
         except Exception:
             log.exception("catalog: publishing the official catalogues failed; retrying in the background")
             self.add_worker("seed", self._seed_until_done)

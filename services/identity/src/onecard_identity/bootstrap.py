@@ -53,6 +53,7 @@ def build(platform: Platform) -> ServiceRuntime:
     # The e-card codes payments used (`payment_initiated.code_use`) go into identity's nonce
     # table: one use platform-wide (docs/adr/0012).
     runtime.add_projection(PaymentCodeUses(), ["payments"])
-    runtime.add_worker("group-commit", ctx.committer.run)
+    # Each process that takes verifications commits its own batches (`onecard serve --workers N`).
+    runtime.add_worker("group-commit", ctx.committer.run, every_process=True)
     runtime.add_worker("nonce-purge", lambda stop: keep_purging_nonces(ctx, stop))
     return runtime

@@ -33,7 +33,7 @@ def build(platform: Platform) -> ServiceRuntime:
     runtime.app.state.reporting = state
     runtime.app.include_router(router(state))
     runtime.app.include_router(console.router(state))
-    runtime.add_worker("depth_snapshot", state.run)
+    runtime.add_worker("depth_snapshot", state.run, every_process=True)  # what requests read
     settings = platform.settings
     if settings.kafka_bootstrap and not platform.embedded:
         add_partner_workers(runtime)

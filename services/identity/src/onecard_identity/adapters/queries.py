@@ -9,7 +9,7 @@ from typing import Any
 
 from onecard_contracts.catalog_view import catalog_terminals, catalog_venues
 from onecard_events.database import Database
-from onecard_events.sql import insert_for
+from onecard_events.sql import any_of, insert_for
 from onecard_events.tables import idempotency_keys
 from onecard_events.times import utcnow
 from sqlalchemy import and_, delete, select, tuple_, update
@@ -59,7 +59,7 @@ async def card_records(conn: AsyncConnection, card_keys: Iterable[str]) -> dict[
         cards.c.ecard,
         cards.c.ssn_hash,
         cards.c.holder_key,
-    ).where(cards.c.card_key.in_(list(card_keys)))
+    ).where(any_of(conn, cards.c.card_key, list(card_keys)))  # one statement whatever the batch size
     return {
         row.card_key: CardRecord(
             row.card_key, row.issuer_region, row.status, bool(row.ecard), row.ssn_hash, row.holder_key
@@ -96,7 +96,7 @@ async def hotlist_statuses(
     """The hotlist status of several (region, card key) pairs in one round trip."""
     wanted = set(entries)
     query = select(partner_hotlist.c.region, partner_hotlist.c.card_key, partner_hotlist.c.status).where(
-        partner_hotlist.c.card_key.in_({key for _, key in wanted})
+        any_of(conn, partner_hotlist.c.card_key, sorted({key for _, key in wanted}))
     )
     found = {(row.region, row.card_key): str(row.status) for row in await conn.execute(query)}
     return {pair: status for pair, status in found.items() if pair in wanted}

@@ -89,7 +89,10 @@ class ReportingState:
         return snap, (max(snap.as_of, self.as_of()) if unchanged else snap.as_of)
 
     def stale(self) -> bool:
-        return self.runner.applied != self._applied_at_refresh or time.monotonic() - self._refreshed > 5.0
+        # Where this process applies the projection, a change bumps `applied`: the timed refresh
+        # is only for the 30-day window, once a minute (an idle platform stays idle).
+        every = 5.0 if self.runner.standby else 60.0
+        return self.runner.applied != self._applied_at_refresh or time.monotonic() - self._refreshed > every
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
