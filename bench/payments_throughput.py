@@ -48,7 +48,7 @@ def card(n: int) -> dict[str, str]:
 
 async def worker(
     client: httpx.AsyncClient,
-    merchant_id: str,
+    merchant_ids: list[str],
     until: float,
     n: int,
     latencies: list[float],
@@ -59,7 +59,11 @@ async def worker(
         i += 1
         bill = await client.post(
             "/payments/v1/bills",
-            json={"merchant_id": merchant_id, "bill_ref": uuid.uuid4().hex, "amount_fen": 1000 + i},
+            json={
+                "merchant_id": merchant_ids[(n + i) % len(merchant_ids)],
+                "bill_ref": uuid.uuid4().hex,
+                "amount_fen": 1000 + i,
+            },
         )
         if bill.status_code != 201:
             outcomes[f"bill_{bill.status_code}"] = outcomes.get(f"bill_{bill.status_code}", 0) + 1
@@ -79,26 +83,34 @@ async def main() -> None:
     p = arguments(__doc__)
     p.add_argument("--connections", type=int, default=32)
     p.add_argument("--seconds", type=float, default=10)
+    p.add_argument("--merchants", type=int, default=1, help="bills spread over this many merchants")
     p.add_argument("--pg", default=os.environ.get("ONECARD_TEST_DATABASE_URL"))
     p.add_argument("--kafka", default=os.environ.get("ONECARD_TEST_KAFKA_BOOTSTRAP"))
     args = p.parse_args()
     if not args.pg or not args.kafka:
         raise SystemExit('needs --pg and --kafka (or eval "$(bash deploy/local/servers.sh env)")')
-    prefix, merchant_id = f"bench_{uuid.uuid4().hex[:8]}.", f"m-bench-{uuid.uuid4().hex[:6]}"
+    prefix, tag = f"bench_{uuid.uuid4().hex[:8]}.", uuid.uuid4().hex[:6]
+    merchant_ids = [f"m-bench-{tag}-{m}" for m in range(args.merchants)]
     env = await distributed_env(
         args.pg, args.kafka, database_prefix="bench", admin_token=TOKEN, topic_prefix=prefix
     )
     await publish_catalog(
         args.kafka,
         prefix,
-        MerchantRegistered(merchant_id=merchant_id, name="bench", jurisdiction="500106", item_id="500000:80"),
-        MerchantJoinedAgreement(merchant_id=merchant_id),
+        *(
+            e
+            for m in merchant_ids
+            for e in (
+                MerchantRegistered(merchant_id=m, name="bench", jurisdiction="500106", item_id="500000:80"),
+                MerchantJoinedAgreement(merchant_id=m),
+            )
+        ),
     )
     server = serve("payments", env)
     base = server.url
     try:
         await server.start()
-        await wait_for_merchant(base, merchant_id)
+        await wait_for_merchant(base, merchant_ids[-1])
         latencies: list[float] = []
         outcomes: dict[str, int] = {}
         limits = httpx.Limits(max_connections=args.connections, max_keepalive_connections=args.connections)
@@ -106,12 +118,18 @@ async def main() -> None:
             started = time.monotonic()
             until = started + args.seconds
             await asyncio.gather(
-                *(worker(client, merchant_id, until, n, latencies, outcomes) for n in range(args.connections))
+                *(
+                    worker(client, merchant_ids, until, n, latencies, outcomes)
+                    for n in range(args.connections)
+                )
             )
             elapsed = time.monotonic() - started
         latencies.sort()
         settled = outcomes.get("settled", 0)
-        print(f"payments: {args.connections} connections, {elapsed:.1f} s, outcomes {outcomes}")
+        print(
+            f"payments: {args.connections} connections, {args.merchants} merchant(s), "
+            f"{elapsed:.1f} s, outcomes {outcomes}"
+        )
         cycles = len(latencies) / elapsed
         print(f"settled payments/s: {settled / elapsed:.1f}  (bill + payment cycles/s: {cycles:.1f})")
         if latencies:

@@ -251,6 +251,26 @@ class EventStore:
         )
         return [self.registry.upcast_record(self._record(r)) for r in (await conn.execute(query)).mappings()]
 
+    async def load_many(
+        self, conn: AsyncConnection, stream_ids: Sequence[str]
+    ) -> dict[str, tuple[list[DomainEvent], int]]:
+        """`load` of several streams in one query (a batch of commands); a stream with no events
+        is missing from the result."""
+        if not stream_ids:
+            return {}
+        if self._postgres:
+            match = events.c.stream_id == any_(bindparam("streams", list(stream_ids), type_=ARRAY(String)))
+        else:
+            match = events.c.stream_id.in_(list(stream_ids))
+        query = select(events).where(match).order_by(events.c.stream_id, events.c.stream_version)
+        loaded: dict[str, tuple[list[DomainEvent], int]] = {}
+        for row in (await conn.execute(query)).mappings():
+            record = self.registry.upcast_record(self._record(row))
+            history, _ = loaded.get(record.stream_id, ([], 0))
+            history.append(self.registry.load(record))
+            loaded[record.stream_id] = (history, record.stream_version)
+        return loaded
+
     async def load(self, conn: AsyncConnection, stream_id: str) -> tuple[list[DomainEvent], int]:
         """The stream's domain events (upcast to current versions) and its version."""
         records = await self.read_stream(conn, stream_id)
