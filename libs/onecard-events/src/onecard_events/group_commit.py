@@ -29,30 +29,31 @@ class _Queued(Generic[Item, Result]):
     done: asyncio.Future[Result] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
+@dataclass(frozen=True)
+class Batching:
+    """How a group commit gathers: at most `max_batch` writes a transaction, `flushers`
+    transactions at once; a lone write waits `linger` seconds for company when no flush is
+    under way (while one runs, the queue fills by itself)."""
+
+    max_batch: int = 500
+    flushers: int = 2
+    linger: float = 0.001
+
+
 class GroupCommit(Generic[Item, Result]):
     def __init__(
         self,
         name: str,
         write: Callable[[Sequence[Item]], Awaitable[Sequence[Result | BaseException]]],
-        *,
-        max_batch: int = 500,
-        flushers: int = 2,
-        linger: float = 0.001,
+        batching: Batching = Batching(),
     ) -> None:
-        self.name = name
-        self.write = write
-        self.max_batch = max_batch
-        self.flushers = flushers
-        # A lone write waits this long for company when no flush is under way (while one runs,
-        # the queue fills by itself).
-        self.linger = linger
+        self.name, self.write, self.batching = name, write, batching
         self._queue: list[_Queued[Item, Result]] = []
         self._wake = asyncio.Event()
         self._running = False
         self._busy = 0
         # Batches and items written: a batch of one per item means nothing was grouped.
-        self.batches = 0
-        self.written = 0
+        self.batches = self.written = 0
 
     async def submit(self, item: Item) -> Result:
         queued: _Queued[Item, Result] = _Queued(item)
@@ -67,7 +68,7 @@ class GroupCommit(Generic[Item, Result]):
     async def run(self, stop: asyncio.Event) -> None:
         """The flushers, as a service worker: until `stop`, then what is queued is written."""
         self._running = True
-        flushers = [asyncio.ensure_future(self._flush_loop()) for _ in range(self.flushers)]
+        flushers = [asyncio.ensure_future(self._flush_loop()) for _ in range(self.batching.flushers)]
         try:
             await stop.wait()
         finally:
@@ -82,8 +83,9 @@ class GroupCommit(Generic[Item, Result]):
                     return
                 self._wake.clear()
                 await self._wake.wait()
-            if self._running and not self._busy and len(self._queue) < self.max_batch and self.linger:
-                await asyncio.sleep(self.linger)
+            gather = self.batching
+            if self._running and not self._busy and len(self._queue) < gather.max_batch and gather.linger:
+                await asyncio.sleep(gather.linger)
             batch = self._take_batch()
             if self._queue:
                 self._wake.set()  # more than one batch's worth: another flusher takes the rest
@@ -94,7 +96,8 @@ class GroupCommit(Generic[Item, Result]):
                 self._busy -= 1
 
     def _take_batch(self) -> list[_Queued[Item, Result]]:
-        batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
+        size = self.batching.max_batch
+        batch, self._queue = self._queue[:size], self._queue[size:]
         return batch
 
     async def _flush(self, batch: list[_Queued[Item, Result]]) -> None:
