@@ -6,6 +6,7 @@ Streams use expected-version optimistic concurrency; the event id makes an appen
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,6 +27,9 @@ from .tables import events
 from .times import aware
 from .unit_of_work import UnitOfWork
 from .waiting import Signal
+
+YIELD_AFTER_S = 0.005
+"""How long an append may keep the event loop before it lets other requests run."""
 
 NO_STREAM = 0
 """Expected version of a stream that must not exist yet."""
@@ -183,6 +187,8 @@ class EventStore:
         trace = _trace_metadata()
         now = utcnow()
         rows: list[dict[str, Any]] = []
+        # A large append (a bulk upload's events) serialises for long: give the loop its turn.
+        turn = time.perf_counter()
         for append, news in prepared:
             fresh = [n for n in news if n.event_id not in seen]
             if not fresh:
@@ -203,6 +209,9 @@ class EventStore:
                         "recorded_at": now,
                     }
                 )
+                if time.perf_counter() - turn > YIELD_AFTER_S:
+                    await asyncio.sleep(0)
+                    turn = time.perf_counter()
         if not rows:
             return []
         statement = events.insert().returning(events.c.position, events.c.tx_id)
