@@ -79,9 +79,15 @@ class Finish:
 
 
 class PaymentWrites:
-    """The two group commits of a payments process (`run` is its worker)."""
+    """The group commits of a payments process (`run` is its worker): bills opened, payments'
+    starts, payments' outcomes."""
 
     def __init__(self, ctx: PaymentsContext) -> None:
+        from .bills import Opening, write_openings  # bills.py queues here: imported once built
+
+        self.bills: GroupCommit[Opening, Reply] = GroupCommit(
+            "bill-openings", lambda batch: write_openings(ctx, batch)
+        )
         self.starts: GroupCommit[Start, Started] = GroupCommit(
             "payment-starts", lambda batch: _one_by_one_on_conflict(ctx, batch, _write_starts)
         )
@@ -90,7 +96,7 @@ class PaymentWrites:
         )
 
     async def run(self, stop: asyncio.Event) -> None:
-        await asyncio.gather(self.starts.run(stop), self.outcomes.run(stop))
+        await asyncio.gather(self.bills.run(stop), self.starts.run(stop), self.outcomes.run(stop))
 
 
 Item = TypeVar("Item")
