@@ -117,14 +117,14 @@ async def insert_columns(
         return
     constants = dict(constants or {})
     if not is_postgres(conn):
-        rows = [
-            {**dict(zip(names, values, strict=True)), **constants}
-            for values in zip(*columns.values(), strict=True)
-        ]
         ignore = "DO NOTHING" in on_conflict.upper()
         statement = insert_ignoring_duplicates(conn, table) if ignore else table.insert()
-        for part in chunks(rows):
-            await conn.execute(statement, list(part))
+        count = len(columns[names[0]])
+        for start in range(0, count, CHUNK):
+            # Built a chunk at a time: the event loop runs while each chunk is written.
+            part = zip(*(columns[n][start : start + CHUNK] for n in names), strict=True)
+            rows = [{**dict(zip(names, values, strict=True)), **constants} for values in part]
+            await conn.execute(statement, rows)
         return
     params: dict[str, Any] = {}
     arrays = []

@@ -6,6 +6,7 @@ Streams use expected-version optimistic concurrency; the event id makes an appen
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,6 +27,9 @@ from .tables import events
 from .times import aware
 from .unit_of_work import UnitOfWork
 from .waiting import Signal
+
+YIELD_AFTER_S = 0.005
+"""How long an append may keep the event loop before it lets other requests run."""
 
 NO_STREAM = 0
 """Expected version of a stream that must not exist yet."""
@@ -183,6 +187,8 @@ class EventStore:
         trace = _trace_metadata()
         now = utcnow()
         rows: list[dict[str, Any]] = []
+        # A large append (a bulk upload's events) serialises for long: give the loop its turn.
+        turn = time.perf_counter()
         for append, news in prepared:
             fresh = [n for n in news if n.event_id not in seen]
             if not fresh:
@@ -203,6 +209,9 @@ class EventStore:
                         "recorded_at": now,
                     }
                 )
+                if time.perf_counter() - turn > YIELD_AFTER_S:
+                    await asyncio.sleep(0)
+                    turn = time.perf_counter()
         if not rows:
             return []
         statement = events.insert().returning(events.c.position, events.c.tx_id)
@@ -250,6 +259,26 @@ class EventStore:
             .order_by(events.c.stream_version)
         )
         return [self.registry.upcast_record(self._record(r)) for r in (await conn.execute(query)).mappings()]
+
+    async def load_many(
+        self, conn: AsyncConnection, stream_ids: Sequence[str]
+    ) -> dict[str, tuple[list[DomainEvent], int]]:
+        """`load` of several streams in one query (a batch of commands); a stream with no events
+        is missing from the result."""
+        if not stream_ids:
+            return {}
+        if self._postgres:
+            match = events.c.stream_id == any_(bindparam("streams", list(stream_ids), type_=ARRAY(String)))
+        else:
+            match = events.c.stream_id.in_(list(stream_ids))
+        query = select(events).where(match).order_by(events.c.stream_id, events.c.stream_version)
+        loaded: dict[str, tuple[list[DomainEvent], int]] = {}
+        for row in (await conn.execute(query)).mappings():
+            record = self.registry.upcast_record(self._record(row))
+            history, _ = loaded.get(record.stream_id, ([], 0))
+            history.append(self.registry.load(record))
+            loaded[record.stream_id] = (history, record.stream_version)
+        return loaded
 
     async def load(self, conn: AsyncConnection, stream_id: str) -> tuple[list[DomainEvent], int]:
         """The stream's domain events (upcast to current versions) and its version."""

@@ -78,6 +78,15 @@ class UnitOfWork:
         self._seen[stream_id] = aggregate
         return aggregate
 
+    async def get_many(self, fresh: dict[str, A]) -> dict[str, A]:
+        """`get` of several streams (stream id -> empty aggregate) in one query."""
+        wanted = [s for s in fresh if s not in self._seen]
+        loaded = await self.store.load_many(self.connection, wanted)
+        for stream_id in wanted:
+            history, version = loaded.get(stream_id, ([], 0))
+            self._seen[stream_id] = fresh[stream_id].replay(history, version)
+        return {s: self._seen[s] for s in fresh}  # type: ignore[misc]
+
     def add(self, stream_id: str, aggregate: Aggregate) -> None:
         """Track a new aggregate (its stream must not exist yet)."""
         self._seen[stream_id] = aggregate

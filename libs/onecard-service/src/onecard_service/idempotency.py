@@ -7,13 +7,15 @@ after a crash either finds both or neither. The same key with another body is a 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 from onecard_events.model import utcnow
+from onecard_events.sql import insert_for
 from onecard_events.tables import idempotency_keys
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .problems import Problem, conflict
@@ -70,9 +72,48 @@ async def _insert(
     await conn.execute(idempotency_keys.insert().values(**row, created_at=utcnow()))
 
 
+async def claim(conn: AsyncConnection, keys: Sequence[tuple[str, str, str]]) -> set[tuple[str, str]]:
+    """`reserve` of several (scope, key, digest) in one statement: returns the (scope, key) pairs
+    this transaction claimed. A key another transaction is claiming makes PostgreSQL wait for it,
+    then skip it; a key claimed before is skipped."""
+    if not keys:
+        return set()
+    created_at = utcnow()
+    rows = [
+        {
+            "scope": s,
+            "key": k,
+            "request_hash": d,
+            "status_code": None,
+            "response": None,
+            "created_at": created_at,
+        }
+        for s, k, d in keys
+    ]
+    statement = (
+        insert_for(conn, idempotency_keys)
+        .values(rows)
+        .on_conflict_do_nothing()
+        .returning(idempotency_keys.c.scope, idempotency_keys.c.key)
+    )
+    return {(row.scope, row.key) for row in await conn.execute(statement)}
+
+
 async def complete(conn: AsyncConnection, scope: str, key: str, status_code: int, body: Any) -> None:
-    await conn.execute(
+    await complete_many(conn, [(scope, key, status_code, body)])
+
+
+async def complete_many(conn: AsyncConnection, replies: Sequence[tuple[str, str, int, Any]]) -> None:
+    """`complete` of several (scope, key, status, body), as one executemany."""
+    if not replies:
+        return
+    t = idempotency_keys.c
+    statement = (
         update(idempotency_keys)
-        .where(idempotency_keys.c.scope == scope, idempotency_keys.c.key == key)
-        .values(status_code=status_code, response=orjson.dumps(body))
+        .where(t.scope == bindparam("s"), t.key == bindparam("k"))
+        .values(status_code=bindparam("code"), response=bindparam("body"))
+    )
+    await conn.execute(
+        statement,
+        [{"s": s, "k": k, "code": code, "body": orjson.dumps(body)} for s, k, code, body in replies],
     )

@@ -99,12 +99,18 @@ def check_row(raw: Any, key_of: Callable[[str], str]) -> Candidate | Rejection:
     return Candidate(reference_id, ssn, card_no, name, amount, channel, key_of(ssn))
 
 
-def screen(rows: Iterable[Any], key_of: Callable[[str], str]) -> tuple[list[Candidate], list[Rejection]]:
-    """Validate rows and reject repeats inside the call itself (same reference or same person)."""
+def screen(
+    rows: Iterable[Any],
+    key_of: Callable[[str], str],
+    references: set[str] | None = None,
+    people: set[str] | None = None,
+) -> tuple[list[Candidate], list[Rejection]]:
+    """Validate rows and reject repeats inside the call itself (same reference or same person).
+    A call screened in parts passes the same `references` and `people` to each part."""
     candidates: list[Candidate] = []
     rejected: list[Rejection] = []
-    references: set[str] = set()
-    people: set[str] = set()
+    references = set() if references is None else references
+    people = set() if people is None else people
     for raw in rows:
         checked = check_row(raw, key_of)
         if isinstance(checked, Rejection):

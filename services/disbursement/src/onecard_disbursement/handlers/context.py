@@ -49,13 +49,16 @@ async def once(
     key: str | None,
     body: Any,
     effect: Callable[[], Awaitable[tuple[int, Any]]],
+    *,
+    digest: str | None = None,
 ) -> tuple[int, Any]:
     """Run `effect` unless this Idempotency-Key was seen with this body (then replay the answer).
-    `conn` is the unit of work's: the answer is remembered in the effect's own transaction."""
+    `conn` is the unit of work's: the answer is remembered in the effect's own transaction.
+    `digest`: the body's `request_hash`, when the caller computed it (off the event loop)."""
     if check_key(key) is None:
         return await effect()
     assert key is not None
-    digest = request_hash(body)
+    digest = digest or request_hash(body)
     stored = await lookup(conn, scope, key, digest)
     if stored is not None:
         return stored.status_code, stored.body

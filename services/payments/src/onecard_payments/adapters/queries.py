@@ -7,6 +7,7 @@ from typing import Any
 
 from onecard_contracts.catalog_view import MerchantView, find_merchant
 from onecard_events.database import Database
+from onecard_events.sql import any_of
 from onecard_service.idempotency import StoredResponse, lookup
 from sqlalchemy import Select, select
 from sqlalchemy.engine import Row, RowMapping
@@ -62,6 +63,14 @@ async def payment(db: Database, payment_id: str) -> Row[Any] | None:
 async def payment_in(conn: AsyncConnection, payment_id: str) -> Row[Any] | None:
     """The payment's row as the open transaction sees it."""
     return await _first_in(conn, _payment(payment_id))
+
+
+async def payments_in(conn: AsyncConnection, payment_ids: Sequence[str]) -> dict[str, Row[Any]]:
+    """The payments' rows as the open transaction sees them, by id."""
+    if not payment_ids:
+        return {}
+    rows = await conn.execute(select(payments).where(any_of(conn, payments.c.payment_id, payment_ids)))
+    return {row.payment_id: row for row in rows}
 
 
 def _payment(payment_id: str) -> Select[Any]:

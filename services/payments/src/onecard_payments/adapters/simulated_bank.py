@@ -12,12 +12,14 @@ import asyncio
 import logging
 import os
 import signal
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from onecard_events.database import Database
+from onecard_events.group_commit import GroupCommit
+from onecard_events.sql import any_of, insert_for
 from onecard_events.times import utcnow
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.ports import BankOutcome, BankResult
@@ -61,15 +63,36 @@ class BankRules:
         return BankResult(BankOutcome.APPROVED)
 
 
+@dataclass(frozen=True)
+class _Entry:
+    """A ledger entry to apply under `ref`, unless the ref is known (then the first outcome stands)."""
+
+    ref: str
+    kind: str
+    account_ref: str
+    amount_fen: int
+    decision: BankResult
+    original_ref: str | None = None
+
+
 class SimulatedCardBank:
     def __init__(self, db: Database, rules: BankRules | None = None) -> None:
         self.db = db
         self.rules = rules or BankRules()
+        # Concurrent debits are written to the ledger together, as a bank's own batching would:
+        # one commit for many, each still durable before its answer (`run` is the worker).
+        self.debits: GroupCommit[_Entry, tuple[BankResult, bool]] = GroupCommit(
+            "simulated-bank-debits", self._record_many
+        )
+
+    async def run(self, stop: asyncio.Event) -> None:
+        await self.debits.run(stop)
 
     async def debit(self, account_ref: str, amount_fen: int, idempotency_ref: str) -> BankResult:
         await asyncio.sleep(self.rules.latency_s)
-        result, fresh = await self._record(
-            idempotency_ref, "debit", account_ref, amount_fen, self.rules.decide(account_ref, amount_fen)
+        decision = self.rules.decide(account_ref, amount_fen)
+        result, fresh = await self.debits.submit(
+            _Entry(idempotency_ref, "debit", account_ref, amount_fen, decision)
         )
         if fresh and result.outcome is BankOutcome.APPROVED and self.rules.crash_after_debit:
             log.warning("simulated bank: debit %s is durable; crashing as configured", idempotency_ref)
@@ -93,9 +116,8 @@ class SimulatedCardBank:
             if amount_fen <= room
             else BankResult(BankOutcome.DECLINED, "exceeds_original_debit")
         )
-        result, _ = await self._record(
-            idempotency_ref, "refund", account_ref, amount_fen, decision, original_ref
-        )
+        entry = _Entry(idempotency_ref, "refund", account_ref, amount_fen, decision, original_ref)
+        result, _ = (await self._record_many([entry]))[0]
         return result
 
     async def ledger(self, kind: str | None = None) -> list[dict[str, object]]:
@@ -120,37 +142,43 @@ class SimulatedCardBank:
         ).scalar_one()
         return int(debit.amount_fen) - int(refunded)
 
-    async def _record(
-        self,
-        ref: str,
-        kind: str,
-        account_ref: str,
-        amount_fen: int,
-        decision: BankResult,
-        original_ref: str | None = None,
-    ) -> tuple[BankResult, bool]:
-        """Apply `decision` under `ref` unless the ref is known: then the first outcome stands."""
-        try:
-            async with self.db.engine.begin() as conn:
-                existing = await _entry(conn, ref)
-                if existing is not None:
-                    return BankResult(BankOutcome(existing.outcome), existing.reason), False
-                await conn.execute(
-                    simbank_ledger.insert().values(
-                        ref=ref,
-                        kind=kind,
-                        account_ref=account_ref,
-                        amount_fen=amount_fen,
-                        outcome=decision.outcome.value,
-                        reason=decision.reason,
-                        original_ref=original_ref,
-                        recorded_at=utcnow().isoformat(),
-                    )
-                )
-        except IntegrityError:
-            # A concurrent call with the same reference won: report its outcome.
-            return await self.status(ref), False
-        return decision, True
+    async def _record_many(self, entries: Sequence[_Entry]) -> list[tuple[BankResult, bool]]:
+        """Apply each entry unless its ref is known; (outcome, whether this call applied it)."""
+        t = simbank_ledger.c
+        at = utcnow().isoformat()
+        async with self.db.engine.begin() as conn:
+            query = select(t.ref, t.outcome, t.reason).where(any_of(conn, t.ref, [e.ref for e in entries]))
+            known = {row.ref: row for row in await conn.execute(query)}
+            new = {e.ref: e for e in reversed(entries) if e.ref not in known}  # the first of a ref wins
+            rows = [
+                {
+                    "ref": e.ref,
+                    "kind": e.kind,
+                    "account_ref": e.account_ref,
+                    "amount_fen": e.amount_fen,
+                    "outcome": e.decision.outcome.value,
+                    "reason": e.decision.reason,
+                    "original_ref": e.original_ref,
+                    "recorded_at": at,
+                }
+                for e in new.values()
+            ]
+            applied: set[str] = set()
+            if rows:
+                statement = insert_for(conn, simbank_ledger).values(rows).on_conflict_do_nothing()
+                applied = set((await conn.execute(statement.returning(t.ref))).scalars())
+        results: list[tuple[BankResult, bool]] = []
+        for e in entries:
+            if e.ref in known:
+                row = known[e.ref]
+                results.append((BankResult(BankOutcome(row.outcome), row.reason), False))
+            elif e.ref in applied and new[e.ref] is e:
+                applied.discard(e.ref)
+                results.append((e.decision, True))
+            else:
+                # A concurrent call with the same reference won: report its outcome.
+                results.append((await self.status(e.ref), False))
+        return results
 
 
 async def _entry(conn: AsyncConnection, ref: str):  # type: ignore[no-untyped-def]

@@ -151,10 +151,8 @@ class Bill(Aggregate):
         at: str,
         code_use: str | None = None,
     ) -> PaymentInitiated:
-        if self.status == "settled":
-            raise Refused(f"bill {self.bill_id} is already paid", code="bill_settled")
-        if self.status == "paying":
-            raise Refused(f"a payment of bill {self.bill_id} is in progress", code="payment_in_progress")
+        if refused := self.initiation_refusal():
+            raise refused
         return self.trigger(
             PaymentInitiated(
                 payment_id=payment_id,
@@ -170,6 +168,15 @@ class Bill(Aggregate):
                 code_use=code_use,
             )
         )
+
+    def initiation_refusal(self, *, taken: bool = False) -> Refused | None:
+        """Why no payment can start now, or None. `taken`: another payment decided with this one
+        (in the same batch) starts first."""
+        if self.status == "settled":
+            return Refused(f"bill {self.bill_id} is already paid", code="bill_settled")
+        if self.status == "paying" or taken:
+            return Refused(f"a payment of bill {self.bill_id} is in progress", code="payment_in_progress")
+        return None
 
     def settle(self, payment_id: str, at: str) -> PaymentSettled | None:
         """The settled event, or None when the outcome is recorded already (a recovery raced us)."""

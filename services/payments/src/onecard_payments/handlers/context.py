@@ -6,7 +6,8 @@ Only handlers (and the layers above them) use it, so it lives here; adapters nee
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from onecard_contracts.code_uses import CodeUses
 from onecard_events.database import Database
@@ -16,6 +17,9 @@ from onecard_service.privacy import PersonalDataKeys
 
 from ..adapters.metrics import PaymentMetrics
 from ..domain.ports import CardBank, CardDirectory, EcardCodeReader
+
+if TYPE_CHECKING:
+    from .payment_batches import PaymentWrites
 
 
 @dataclass(frozen=True)
@@ -57,3 +61,10 @@ class PaymentsContext:
     views: ViewFreshness
     # Embedded only: the claim shared with identity, so a code is used once across both (ADR 0012).
     code_uses: CodeUses | None = None
+    # The group commits of payments' two units of work (payment_batches.py), made from this context.
+    writes: PaymentWrites = field(init=False)
+
+    def __post_init__(self) -> None:
+        from .payment_batches import PaymentWrites  # it takes this context: built after it
+
+        self.writes = PaymentWrites(self)

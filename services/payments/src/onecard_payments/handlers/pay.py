@@ -8,24 +8,18 @@ crash in between leaves an initiated payment that `recovery` finishes by asking 
 
 from __future__ import annotations
 
-import asyncio
-from dataclasses import dataclass, replace
 from typing import Any
 
 from onecard_contracts.catalog_view import MerchantView
 from onecard_contracts.regions import is_cross_region
-from onecard_events.store import ConcurrencyError
 from onecard_events.times import now_rfc3339
 from onecard_service.auth import Principal
 from onecard_service.privacy import ssn_is_valid
-from onecard_service.problems import Problem, conflict, invalid
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
+from onecard_service.problems import Problem, invalid
 
-from ..adapters import payment_rows, queries
-from ..domain.bill import Bill, Payer
+from ..adapters import queries
+from ..domain.bill import Payer
 from ..domain.commands import PayByCard, PayByEcard, PayCommand, PayOther
-from ..domain.events import Method, PaymentDeclined, PaymentSettled
 from ..domain.ports import BankOutcome, BankResult, EcardHolder, EcardRefusal
 from . import bank
 from .common import (
@@ -33,34 +27,11 @@ from .common import (
     Reply,
     authorise,
     bill_row,
-    bill_stream,
-    complete,
     new_id,
     payment_reply,
-    payment_row,
 )
 from .context import PaymentsContext
-
-
-@dataclass(frozen=True)
-class Attempt:
-    """A payment about to start: who pays, from which account, or why it is refused up front."""
-
-    method: Method
-    payer: Payer
-    account_ref: str | None
-    agreement_merchant: bool
-    refusal: str | None = None
-    # An e-card code's nonce: consumed in the transaction that records the payment.
-    nonce: str | None = None
-
-
-@dataclass(frozen=True)
-class Started:
-    payment_id: str
-    bill_id: str
-    amount_fen: int
-    reply: Reply | None  # set when the payment finished without the bank (refused, or "other")
+from .payment_batches import Attempt, Finish, Start, Started
 
 
 async def pay_bill(
@@ -157,88 +128,10 @@ def _rests_on_identity(holder: EcardHolder | EcardRefusal) -> bool:
 
 async def _start(ctx: PaymentsContext, bill_id: str, attempt: Attempt, idem: Idempotency) -> Started:
     """The first unit of work: payment_initiated (and, without the bank, its outcome at once)."""
-    payment_id, at = new_id("pay"), now_rfc3339()
-    try:
-        async with ctx.store.unit_of_work() as uow:
-            conn = uow.connection
-            await idem.reserve(conn)
-            code_use = attempt.nonce
-            if code_use is not None and not await payment_rows.consume_nonce(conn, code_use):
-                # Used before (a replayed code): whatever else was wrong, this is the reason.
-                attempt = replace(attempt, payer=Payer(), account_ref=None, refusal="qr_reused")
-                code_use = None
-            needs_bank = attempt.refusal is None and attempt.account_ref is not None
-            bill = await uow.get(bill_stream(bill_id), Bill(bill_id))
-            initiated = bill.initiate(
-                payment_id,
-                attempt.method,
-                payment_id if needs_bank else None,
-                attempt.payer,
-                attempt.agreement_merchant,
-                at,
-                code_use,
-            )
-            outcome = None if needs_bank else _immediate_outcome(bill, payment_id, attempt, at)
-            await payment_rows.insert_payment(
-                conn, initiated, bill.merchant_id, attempt.account_ref, idem.ref
-            )
-            reply = await _record_outcome(conn, outcome, idem.ref) if outcome else None
-            await uow.save()
-    except IntegrityError:
-        raise conflict("a request with this Idempotency-Key is already being handled") from None
-    if outcome is not None:
-        ctx.metrics.count(attempt.method, _status_of(outcome))
-    return Started(payment_id, bill_id, bill.amount_fen, reply)
-
-
-def _immediate_outcome(
-    bill: Bill, payment_id: str, attempt: Attempt, at: str
-) -> PaymentSettled | PaymentDeclined:
-    outcome = (
-        bill.decline(payment_id, attempt.refusal, at)
-        if attempt.refusal is not None
-        else bill.settle(payment_id, at)
-    )
-    assert outcome is not None  # initiated just now, so it has no outcome yet
-    return outcome
-
-
-def _status_of(event: PaymentSettled | PaymentDeclined) -> str:
-    return "settled" if isinstance(event, PaymentSettled) else "declined"
-
-
-async def _record_outcome(
-    conn: AsyncConnection, event: PaymentSettled | PaymentDeclined, idem: tuple[str, str] | None
-) -> Reply:
-    await payment_rows.record_outcome(conn, event)
-    reason = event.reason if isinstance(event, PaymentDeclined) else None
-    reply: Reply = (201, payment_reply(event.payment_id, event.bill_id, _status_of(event), reason))
-    await complete(conn, idem, reply)
-    return reply
+    return await ctx.writes.starts.submit(Start(bill_id, new_id("pay"), attempt, idem, now_rfc3339()))
 
 
 async def finish(ctx: PaymentsContext, bill_id: str, payment_id: str, result: BankResult) -> Reply:
     """The second unit of work: the bank's outcome at the bill's version. Whoever finishes first
     (request or recovery) wins, and the other returns what was recorded."""
-    for _ in range(10):
-        try:
-            async with ctx.store.unit_of_work() as uow:
-                bill = await uow.get(bill_stream(bill_id), Bill(bill_id))
-                at = now_rfc3339()
-                outcome = (
-                    bill.settle(payment_id, at)
-                    if result.outcome is BankOutcome.APPROVED
-                    else bill.decline(payment_id, result.reason or "declined_by_bank", at)
-                )
-                if outcome is None:
-                    break  # recorded already: nothing to save
-                row = await queries.payment_in(uow.connection, payment_id)
-                idem = (row.idem_scope, row.idem_key) if row is not None and row.idem_key else None
-                reply = await _record_outcome(uow.connection, outcome, idem)
-                await uow.save()
-            ctx.metrics.count(outcome.method, _status_of(outcome))
-            return reply
-        except ConcurrencyError:
-            await asyncio.sleep(0.01)
-    recorded = await payment_row(ctx, payment_id)
-    return 201, payment_reply(payment_id, bill_id, recorded.status, recorded.reason)
+    return await ctx.writes.outcomes.submit(Finish(bill_id, payment_id, result))
