@@ -136,7 +136,8 @@ async def declare_batch(body: dict[str, object]) -> dict[str, object]:
 @app.post("/disbursement/v1/batches/{batch_id}/payees")
 async def add_payees(batch_id: str, body: PayeesRequest) -> dict[str, object]:
     rows = [
-        (batch_id, p.reference_id, p.ssn, p.card_no, p.name, p.amount_fen, p.channel) for p in body.payees
+        (batch_id, p["reference_id"], p["ssn"], p["card_no"], p["name"], p["amount_fen"], p["channel"])
+        for p in body.payees
     ]
     await app.state.pool.executemany("INSERT INTO naive_payees VALUES ($1, $2, $3, $4, $5, $6, $7)", rows)
     return {"accepted": len(rows)}
