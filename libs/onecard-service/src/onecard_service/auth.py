@@ -156,6 +156,9 @@ def load_public_key(pem: bytes) -> Ed25519PublicKey:
 # a thread hop on every request.
 async def principal(request: Request) -> Principal:
     """FastAPI dependency: the authenticated caller (401 without a valid bearer token)."""
+    checked = request.scope.get("onecard.principal")  # the edge checked it already (edge.py)
+    if isinstance(checked, Principal):
+        return checked
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:

@@ -17,14 +17,25 @@ import uvicorn
 from onecard_events.kafka import create_topics, platform_topics
 from onecard_events.rebuild import rebuild
 from onecard_events.topology import SERVICES
+from onecard_service.edge import edge_http_protocol
 from onecard_service.platform import Platform
 from onecard_service.settings import Settings
 
 from .composition import PrefixDispatcher, build_services
 
 
-def _serve(app: PrefixDispatcher, host: str, port: int) -> None:
-    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, lifespan="on")
+def _serve(app: PrefixDispatcher, settings: Settings, host: str, port: int) -> None:
+    # The edge's connection limits (onecard_service/edge.py); the access log is the services' own.
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        http=edge_http_protocol(settings),
+        timeout_keep_alive=max(1, round(settings.idle_timeout_seconds)),
+    )
 
 
 def cmd_up(args: argparse.Namespace) -> None:
@@ -40,7 +51,7 @@ def cmd_up(args: argparse.Namespace) -> None:
     def ready(seconds: float) -> None:
         print(f"onecard: ready: all {len(runtimes)} services ({seconds:.1f} s after start)", flush=True)
 
-    _serve(PrefixDispatcher(runtimes, migrate=True, on_ready=ready), args.host, args.port)
+    _serve(PrefixDispatcher(runtimes, migrate=True, on_ready=ready), platform.settings, args.host, args.port)
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
@@ -51,7 +62,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
         )
     platform = Platform(settings)
     runtimes = build_services(platform, [args.service])
-    _serve(PrefixDispatcher(runtimes, migrate=args.migrate), args.host, args.port)
+    _serve(PrefixDispatcher(runtimes, migrate=args.migrate), settings, args.host, args.port)
 
 
 def cmd_migrate(args: argparse.Namespace) -> None:
