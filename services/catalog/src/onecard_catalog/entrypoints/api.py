@@ -15,7 +15,7 @@ import orjson
 from fastapi import APIRouter, Depends, Query, Response, Security
 from fastapi.security import HTTPBearer
 from onecard_events.times import parse_rfc3339, rfc3339, utcnow
-from onecard_service.auth import Principal, principal, require
+from onecard_service.auth import Principal, Role, principal, require
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..adapters.queries import ItemFilter
@@ -81,8 +81,17 @@ class MerchantIn(BaseModel):
     item_id: str
 
 
+# A token's lifetime when one is asked for: a second to ten years.
+ExpiresIn = Annotated[int | None, Field(ge=1, le=3650 * 86400, description="seconds until the token expires")]
+
+
+class TokenIn(BaseModel):
+    expires_in: ExpiresIn = None
+
+
 class ClientIn(BaseModel):
-    role: str
+    role: Role
+    expires_in: ExpiresIn = None
     name: str = Field(min_length=1, max_length=200)
     venues: list[str] = []
     merchants: list[str] = []
@@ -302,7 +311,16 @@ def router(cat: Catalog, cache: ItemListCache) -> APIRouter:
             body.jurisdiction,
             body.region,
         )
-        return _json(await clients.register_client(cat, request), 201)
+        return _json(await clients.register_client(cat, request, body.expires_in), 201)
+
+    @api.post(
+        "/clients/{client_id}/tokens",
+        status_code=201,
+        summary="Issue another token for a client, to rotate its credential (admin): "
+        "its other tokens stay valid until they expire or the client is revoked",
+    )
+    async def issue_token(client_id: str, _: Admin, body: TokenIn | None = None) -> Response:
+        return _json(await clients.issue_token(cat, client_id, body.expires_in if body else None), 201)
 
     @api.get("/clients/{client_id}", summary="A client's scope and status, without its token (admin)")
     async def get_client(client_id: str, _: Admin) -> Response:
