@@ -42,6 +42,7 @@ from .auth import ClientRevoked, RevocationList, TokenSigner, TokenVerifier, loa
 from .edge import Edge, EdgeGuard, RateLimiter, parse_rates
 from .freshness import ConsistencyMiddleware, ViewFreshness
 from .observability import HttpMetrics, configure_logging, exporting_tracer_provider
+from .openapi import install_openapi
 from .privacy import PersonalDataKeys
 from .problems import install_problem_handlers
 from .settings import Secrets, Settings, resolve_secrets
@@ -222,6 +223,7 @@ class ServiceRuntime:
         app.state.token_verifier = self.platform.token_verifier
         app.state.runtime = self
         install_problem_handlers(app)
+        install_openapi(app, self.platform.settings)
         # Outermost last: requests are measured and logged (refused ones too), then pass the
         # edge's limits (edge.py) before anything waits for freshness or reads a body.
         app.add_middleware(

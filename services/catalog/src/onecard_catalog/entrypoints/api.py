@@ -12,8 +12,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 import orjson
-from fastapi import APIRouter, Depends, Query, Response, Security
-from fastapi.security import HTTPBearer
+from fastapi import APIRouter, Depends, Query, Response
 from onecard_events.times import parse_rfc3339, rfc3339, utcnow
 from onecard_service.auth import Principal, Role, principal, require
 from pydantic import BaseModel, ConfigDict, Field
@@ -21,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..adapters.queries import ItemFilter
 from ..domain.clients import ClientRequest
 from ..domain.errors import invalid
+from ..domain.places import CODE, LOCAL_ID
 from ..handlers import clients, items, places
 from ..handlers import jurisdictions as divisions
 from ..handlers.context import Catalog
@@ -32,8 +32,8 @@ Staff = Annotated[Principal, Depends(require("admin", "operator"))]
 
 
 class JurisdictionIn(BaseModel):
-    code: str
-    name: str
+    code: str = Field(pattern=CODE.pattern)
+    name: str = Field(min_length=1, max_length=200, pattern=r"\S")
     kind: Literal["municipal", "district", "county", "partner"]
 
 
@@ -63,8 +63,8 @@ class ItemIn(BaseModel):
 
 
 class VenueIn(BaseModel):
-    venue_id: str
-    name: str = Field(min_length=1, max_length=200)
+    venue_id: str = Field(pattern=LOCAL_ID.pattern)
+    name: str = Field(min_length=1, max_length=200, pattern=r"\S")
     jurisdiction: str
     item_id: str
 
@@ -75,8 +75,8 @@ class TerminalIn(BaseModel):
 
 
 class MerchantIn(BaseModel):
-    merchant_id: str
-    name: str = Field(min_length=1, max_length=200)
+    merchant_id: str = Field(pattern=LOCAL_ID.pattern)
+    name: str = Field(min_length=1, max_length=200, pattern=r"\S")
     jurisdiction: str
     item_id: str
 
@@ -170,7 +170,7 @@ def _json(body: Any, status: int = 200) -> Response:
 
 def router(cat: Catalog, cache: ItemListCache) -> APIRouter:
     # auto_error=False: the scheme only documents the bearer token; `principal` enforces it.
-    api = APIRouter(prefix=PREFIX, dependencies=[Security(HTTPBearer(auto_error=False))])
+    api = APIRouter(prefix=PREFIX)
     cat.on_items_changed.append(cache.clear)
 
     @api.get("/jurisdictions", summary="The jurisdictions the catalogue knows")

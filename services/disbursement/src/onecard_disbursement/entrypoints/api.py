@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends, FastAPI, Header, Request
+from fastapi import APIRouter, Body, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from onecard_service.auth import Principal, require
 from onecard_service.edge import UPLOAD
+from onecard_service.idempotency import IdempotencyKey
 from onecard_service.problems import conflict, problem_response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import IntegrityError
@@ -26,7 +27,6 @@ MAX_RESULTS_PER_CALL = 20_000
 Id = Annotated[str, Field(pattern=IDENTIFIER.pattern)]
 Managers = Annotated[Principal, Depends(require("admin", "operator", "department"))]
 Staff = Annotated[Principal, Depends(require("admin", "operator"))]
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 
 
 class Strict(BaseModel):
