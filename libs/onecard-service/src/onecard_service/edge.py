@@ -195,6 +195,8 @@ class Edge:
             ["service", "limit"],
             registry=metrics,
         )
+        for limit in limiter.rates:  # a series per limit from the start: a panel shows 0, not "No data"
+            self.refused.labels(service, limit)
 
 
 class EdgeGuard:
