@@ -2,7 +2,7 @@
 
 Two layers, both here so the edge is read in one place:
 
-- `edge_http_protocol`: the HTTP server's connection (uvicorn's httptools protocol) with limits
+- `EdgeHttpProtocol`: the HTTP server's connection (uvicorn's httptools protocol) with limits
   on the URL and the headers (414, 431), a read timeout on the request head (408), and its own
   errors as problem+json instead of uvicorn's plain-text 400.
 - `EdgeGuard`: ASGI middleware on every service's app, in front of routing and FastAPI. Per
@@ -29,6 +29,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from prometheus_client import CollectorRegistry, Counter
 from starlette._utils import get_route_path
 from starlette.routing import BaseRoute
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from .auth import Principal, TokenVerifier, principal
 from .problems import PROBLEM_JSON, Problem, problem_response
@@ -384,76 +385,82 @@ class _HeadRefused(Exception):
     """Raised from a parser callback: httptools turns it into a parser error."""
 
 
-def edge_http_protocol(settings: Settings) -> type[asyncio.Protocol]:
-    """uvicorn's httptools protocol with the edge's limits on the request head (see the module)."""
-    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+class EdgeHttpProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with the edge's limits on the request head (see the module).
+    A class at module level, its limits read from the environment once per process: uvicorn's
+    worker processes get the class by reference."""
 
-    max_url = settings.max_url_bytes
-    max_header = settings.max_header_bytes
-    read_timeout = settings.read_timeout_seconds
+    _limits: tuple[int, int, float] | None = None
 
-    class EdgeHttpProtocol(HttpToolsProtocol):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            self._refusal: tuple[int, str] | None = None
-            self._header_bytes = 0
-            self._head_timer: asyncio.TimerHandle | None = None
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if EdgeHttpProtocol._limits is None:
+            from .settings import Settings
 
-        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-            super().connection_made(transport)
-            self._arm_head_timer()  # a connection that never sends a request is dropped too
+            settings = Settings.from_env()
+            EdgeHttpProtocol._limits = (
+                settings.max_url_bytes,
+                settings.max_header_bytes,
+                settings.read_timeout_seconds,
+            )
+        self.max_url, self.max_header, self.read_timeout = EdgeHttpProtocol._limits
+        self._refusal: tuple[int, str] | None = None
+        self._header_bytes = 0
+        self._head_timer: asyncio.TimerHandle | None = None
 
-        def connection_lost(self, exc: Exception | None) -> None:
-            self._disarm_head_timer()
-            super().connection_lost(exc)
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm_head_timer()  # a connection that never sends a request is dropped too
 
-        def on_message_begin(self) -> None:
-            super().on_message_begin()
-            self._refusal = None
-            self._header_bytes = 0
-            self._arm_head_timer()
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm_head_timer()
+        super().connection_lost(exc)
 
-        def on_url(self, url: bytes) -> None:
-            super().on_url(url)
-            if len(self.url) > max_url:
-                self._refusal = (414, f"the URL is longer than {max_url} bytes")
-                raise _HeadRefused
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._refusal = None
+        self._header_bytes = 0
+        self._arm_head_timer()
 
-        def on_header(self, name: bytes, value: bytes) -> None:
-            self._header_bytes += len(name) + len(value) + 4
-            if self._header_bytes > max_header:
-                self._refusal = (431, f"the request headers are larger than {max_header} bytes")
-                raise _HeadRefused
-            super().on_header(name, value)
+    def on_url(self, url: bytes) -> None:
+        super().on_url(url)
+        if len(self.url) > self.max_url:
+            self._refusal = (414, f"the URL is longer than {self.max_url} bytes")
+            raise _HeadRefused
 
-        def on_headers_complete(self) -> None:
-            self._disarm_head_timer()
-            super().on_headers_complete()
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._header_bytes += len(name) + len(value) + 4
+        if self._header_bytes > self.max_header:
+            self._refusal = (431, f"the request headers are larger than {self.max_header} bytes")
+            raise _HeadRefused
+        super().on_header(name, value)
 
-        def send_400_response(self, msg: str) -> None:
-            self._disarm_head_timer()
-            status, detail = self._refusal or (400, "the request is not valid HTTP/1.1")
-            self.transport.write(problem_bytes(status, detail))
-            self.transport.close()
+    def on_headers_complete(self) -> None:
+        self._disarm_head_timer()
+        super().on_headers_complete()
 
-        def _arm_head_timer(self) -> None:
-            self._disarm_head_timer()
-            self._head_timer = self.loop.call_later(read_timeout, self._head_timed_out)
+    def send_400_response(self, msg: str) -> None:
+        self._disarm_head_timer()
+        status, detail = self._refusal or (400, "the request is not valid HTTP/1.1")
+        self.transport.write(problem_bytes(status, detail))
+        self.transport.close()
 
-        def _disarm_head_timer(self) -> None:
-            if self._head_timer is not None:
-                self._head_timer.cancel()
-                self._head_timer = None
+    def _arm_head_timer(self) -> None:
+        self._disarm_head_timer()
+        self._head_timer = self.loop.call_later(self.read_timeout, self._head_timed_out)
 
-        def _head_timed_out(self) -> None:
+    def _disarm_head_timer(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
             self._head_timer = None
-            if self.cycle is not None and not self.cycle.response_complete:
-                return  # a request is being answered: its body's timeout is the guard's
-            if not self.transport.is_closing():
-                if getattr(self, "url", None) or getattr(self, "headers", None):
-                    self.transport.write(
-                        problem_bytes(408, f"the request head did not arrive in {read_timeout:g} s")
-                    )
-                self.transport.close()
 
-    return EdgeHttpProtocol
+    def _head_timed_out(self) -> None:
+        self._head_timer = None
+        if self.cycle is not None and not self.cycle.response_complete:
+            return  # a request is being answered: its body's timeout is the guard's
+        if not self.transport.is_closing():
+            if getattr(self, "url", None) or getattr(self, "headers", None):
+                self.transport.write(
+                    problem_bytes(408, f"the request head did not arrive in {self.read_timeout:g} s")
+                )
+            self.transport.close()

@@ -17,7 +17,7 @@ import uvicorn
 from onecard_events.kafka import create_topics, platform_topics
 from onecard_events.rebuild import rebuild
 from onecard_events.topology import SERVICES
-from onecard_service.edge import edge_http_protocol
+from onecard_service.edge import EdgeHttpProtocol
 from onecard_service.platform import Platform
 from onecard_service.settings import Settings
 
@@ -33,7 +33,7 @@ def _serve(app: PrefixDispatcher, settings: Settings, host: str, port: int) -> N
         log_config=None,
         access_log=False,
         lifespan="on",
-        http=edge_http_protocol(settings),
+        http=EdgeHttpProtocol,
         timeout_keep_alive=max(1, round(settings.idle_timeout_seconds)),
     )
 

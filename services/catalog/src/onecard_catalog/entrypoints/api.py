@@ -7,6 +7,7 @@ and client changes need `admin`; venues, terminals and merchants `admin` or `ope
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
@@ -31,9 +32,17 @@ Admin = Annotated[Principal, Depends(require("admin"))]
 Staff = Annotated[Principal, Depends(require("admin", "operator"))]
 
 
+# Rules the domain checks, every field at once, stated in the schema too.
+NAME = Field(min_length=1, max_length=200, json_schema_extra={"pattern": r"\S"})
+
+
+def matching(pattern: re.Pattern[str]) -> Any:
+    return Field(json_schema_extra={"pattern": pattern.pattern})
+
+
 class JurisdictionIn(BaseModel):
-    code: str = Field(pattern=CODE.pattern)
-    name: str = Field(min_length=1, max_length=200, pattern=r"\S")
+    code: str = matching(CODE)
+    name: str = Field(json_schema_extra={"pattern": r"\S"})
     kind: Literal["municipal", "district", "county", "partner"]
 
 
@@ -63,8 +72,8 @@ class ItemIn(BaseModel):
 
 
 class VenueIn(BaseModel):
-    venue_id: str = Field(pattern=LOCAL_ID.pattern)
-    name: str = Field(min_length=1, max_length=200, pattern=r"\S")
+    venue_id: str = matching(LOCAL_ID)
+    name: str = NAME
     jurisdiction: str
     item_id: str
 
@@ -75,8 +84,8 @@ class TerminalIn(BaseModel):
 
 
 class MerchantIn(BaseModel):
-    merchant_id: str = Field(pattern=LOCAL_ID.pattern)
-    name: str = Field(min_length=1, max_length=200, pattern=r"\S")
+    merchant_id: str = matching(LOCAL_ID)
+    name: str = NAME
     jurisdiction: str
     item_id: str
 

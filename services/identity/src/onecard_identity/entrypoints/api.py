@@ -26,10 +26,16 @@ Staff = Annotated[Principal, Depends(require("admin", "operator"))]
 
 
 class CardIn(BaseModel):
-    card_no: str = Field(pattern=CARD_NO.pattern)
-    ssn: str = Field(pattern=r"^\d{17}[\dX]$", description="18 characters; its check digit is checked too")
-    name: str = Field(min_length=1, max_length=200)
-    issuer_region: str = Field(pattern=REGION.pattern)
+    # The rules are stated in the schema and checked by the domain, which reports every field's
+    # problem at once (pydantic would stop before the ssn's check digit).
+    card_no: str = Field(max_length=32, json_schema_extra={"pattern": CARD_NO.pattern})
+    ssn: str = Field(
+        max_length=32,
+        description="18 characters; its check digit is checked too",
+        json_schema_extra={"pattern": r"^\d{17}[\dX]$"},
+    )
+    name: str = Field(max_length=200, json_schema_extra={"minLength": 1})
+    issuer_region: str = Field(max_length=12, json_schema_extra={"pattern": REGION.pattern})
 
 
 class StatusIn(BaseModel):
