@@ -398,6 +398,20 @@ def platform() -> Board:
             ),
             unit="reqps",
         ),
+        ts(
+            "Rate-limited requests/s (429) by service and limit",
+            q(
+                sum_rate(f"onecard_http_rate_limited_total{{{svc}}}", "service, limit"),
+                legend("service, limit"),
+            ),
+            unit="reqps",
+            stack=True,
+            w=24,
+            description=(
+                "Requests refused before they were read, by the token bucket that ran out: a role's "
+                "(per credential) or the source address's. Per replica (docs/operations.md)."
+            ),
+        ),
         db.Row("Latency"),
         ts(
             "Latency p50 / p99 by service",

@@ -145,7 +145,8 @@ async def test_reads_need_a_credential_and_writes_a_role(running: RunningPlatfor
         await running.client.post(f"{V1}/clients", json={"role": "admin", "name": "x"}, headers=operator), 403
     )
     spec = (await running.client.get("/catalog/openapi.json")).json()
-    assert "HTTPBearer" in spec["components"]["securitySchemes"]
+    assert spec["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    assert spec["paths"][f"{V1}/items"]["post"]["security"] == [{"bearer": []}]
 
 
 # -- items: publish, revise, retire, as_of -------------------------------------------------------

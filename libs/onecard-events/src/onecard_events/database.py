@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,9 +35,20 @@ class Database:
         await self.engine.dispose()
 
 
+def private_directory(path: Path) -> Path:
+    """`path`, created if missing, readable by its owner only (0700): it holds personal data."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.chmod(0o700)
+    return path
+
+
 def sqlite_url(data_dir: Path, name: str) -> str:
-    data_dir.mkdir(parents=True, exist_ok=True)
-    return f"sqlite+aiosqlite:///{data_dir / (name + '.db')}"
+    """The URL of a service's SQLite file in `data_dir`, the file created 0600 first: SQLite
+    gives its -wal and -shm files the database file's mode, and would create it 0644."""
+    path = private_directory(data_dir) / (name + ".db")
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    path.chmod(0o600)
+    return f"sqlite+aiosqlite:///{path}"
 
 
 def open_database(url: str, schema: str, *, pool_size: int = 20, **engine_args: Any) -> Database:

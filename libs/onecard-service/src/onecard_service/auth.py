@@ -59,14 +59,20 @@ class TokenSigner:
     def __init__(self, private_key: Ed25519PrivateKey) -> None:
         self._key = private_key
 
-    def issue(self, principal: Principal) -> str:
+    def issue(self, principal: Principal, expires_in: int | None = None) -> str:
+        """A token for `principal`; with `expires_in` (seconds) it is refused after that (`exp`).
+        Each call makes a new token: a client may hold several valid ones, which is how a
+        credential is rotated without downtime (docs/adr/0017)."""
+        now = int(time.time())
         claims: dict[str, Any] = {
             "iss": ISSUER,
             "sub": principal.client_id,
             "role": principal.role,
-            "iat": int(time.time()),
+            "iat": now,
             "jti": str(uuid.uuid4()),
         }
+        if expires_in is not None:
+            claims["exp"] = now + expires_in
         if principal.venues:
             claims["venues"] = sorted(principal.venues)
         if principal.merchants:
@@ -109,15 +115,21 @@ class TokenVerifier:
         if cached is not None and cached[1] > time.monotonic():
             principal = cached[0]
         else:
-            principal = self._decode(token)
+            principal, expires_at = self._decode(token)
             if len(self._verified) >= self.CACHE_SIZE:
                 self._verified.clear()
-            self._verified[token] = (principal, time.monotonic() + self.CACHE_SECONDS)
+            # Remembered no longer than the token is valid: an expired one is decoded, and refused.
+            seconds = (
+                self.CACHE_SECONDS
+                if expires_at is None
+                else min(self.CACHE_SECONDS, expires_at - time.time())
+            )
+            self._verified[token] = (principal, time.monotonic() + seconds)
         if principal.client_id in self.revocations.revoked:
             raise Problem(401, "the credential has been revoked")
         return principal
 
-    def _decode(self, token: str) -> Principal:
+    def _decode(self, token: str) -> tuple[Principal, float | None]:
         try:
             claims = jwt.decode(
                 token, self._key, algorithms=["EdDSA"], issuer=ISSUER, options={"require": ["sub"]}
@@ -127,7 +139,7 @@ class TokenVerifier:
         role = claims.get("role")
         if role not in ROLES:
             raise Problem(401, "token carries no known role")
-        return Principal(
+        caller = Principal(
             client_id=claims["sub"],
             role=role,
             venues=frozenset(claims.get("venues", ())),
@@ -136,6 +148,8 @@ class TokenVerifier:
             jurisdiction=claims.get("jurisdiction"),
             region=claims.get("region"),
         )
+        expires_at = claims.get("exp")
+        return caller, float(expires_at) if expires_at is not None else None
 
 
 def load_private_key(pem: bytes) -> Ed25519PrivateKey:
@@ -156,6 +170,9 @@ def load_public_key(pem: bytes) -> Ed25519PublicKey:
 # a thread hop on every request.
 async def principal(request: Request) -> Principal:
     """FastAPI dependency: the authenticated caller (401 without a valid bearer token)."""
+    checked = request.scope.get("onecard.principal")  # the edge checked it already (edge.py)
+    if isinstance(checked, Principal):
+        return checked
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:

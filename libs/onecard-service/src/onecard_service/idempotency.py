@@ -9,9 +9,10 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
+from fastapi import Header
 from onecard_events.model import utcnow
 from onecard_events.sql import insert_for
 from onecard_events.tables import idempotency_keys
@@ -29,6 +30,10 @@ class StoredResponse:
 
 def request_hash(payload: Any) -> str:
     return hashlib.sha256(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+# The header as routes declare it: its length rule is in the OpenAPI document, and checked there.
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)]
 
 
 def check_key(key: str | None) -> str | None:

@@ -18,6 +18,10 @@ if TYPE_CHECKING:  # the SDK is loaded when traces go somewhere: without it, sta
     from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 
 _configured = False
+# One line per request (`onecard.access`): what was asked of which route, by whom, how it ended;
+# never the raw path (it may carry a card number), the query, a header or the body.
+access_log = logging.getLogger("onecard.access")
+ACCESS_FIELDS = ("method", "route", "status", "duration_ms", "client_id")
 
 
 class JsonFormatter(logging.Formatter):
@@ -33,7 +37,7 @@ class JsonFormatter(logging.Formatter):
         if span.is_valid:
             doc["trace_id"] = f"{span.trace_id:032x}"
             doc["span_id"] = f"{span.span_id:016x}"
-        for key in ("service", "event_type", "stream_id"):
+        for key in ("service", "event_type", "stream_id", *ACCESS_FIELDS):
             if hasattr(record, key):
                 doc[key] = getattr(record, key)
         if record.exc_info:
@@ -144,6 +148,23 @@ class _MeasureRequests:
         finally:
             # The router leaves the matched route in the scope: label by template, not raw path.
             template = getattr(scope.get("route"), "path", "unmatched")
+            seconds = time.perf_counter() - started
             m = self.metrics
             m.requests.labels(m.service, scope["method"], template, str(status)).inc()
-            m.latency.labels(m.service, scope["method"], template).observe(time.perf_counter() - started)
+            m.latency.labels(m.service, scope["method"], template).observe(seconds)
+            if access_log.isEnabledFor(logging.INFO):
+                caller = scope.get("onecard.principal")  # set by the edge (edge.py) on protected routes
+                access_log.info(
+                    "%s %s %d",
+                    scope["method"],
+                    template,
+                    status,
+                    extra={
+                        "service": m.service,
+                        "method": scope["method"],
+                        "route": template,
+                        "status": status,
+                        "duration_ms": round(seconds * 1000, 2),
+                        "client_id": getattr(caller, "client_id", None),
+                    },
+                )

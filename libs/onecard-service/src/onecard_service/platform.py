@@ -40,8 +40,10 @@ from prometheus_client.registry import Collector
 from sqlalchemy import text
 
 from .auth import ClientRevoked, RevocationList, TokenSigner, TokenVerifier, load_private_key, load_public_key
+from .edge import Edge, EdgeGuard, RateLimiter, parse_rates
 from .freshness import ConsistencyMiddleware, ViewFreshness
 from .observability import HttpMetrics, configure_logging, exporting_tracer_provider
+from .openapi import install_openapi
 from .privacy import PersonalDataKeys
 from .problems import install_problem_handlers
 from .settings import Secrets, Settings, resolve_secrets
@@ -61,6 +63,7 @@ class Platform:
         self.secrets: Secrets = resolve_secrets(settings)
         self.personal_data = PersonalDataKeys(self.secrets.pii_key)
         self.revocations = RevocationList()
+        self.rate_limiter = RateLimiter(parse_rates(settings.rate_limits))
         self.token_verifier = TokenVerifier(
             load_public_key(self.secrets.token_public_key_pem), self.revocations, settings.admin_token
         )
@@ -232,7 +235,9 @@ class ServiceRuntime:
         app.state.token_verifier = self.platform.token_verifier
         app.state.runtime = self
         install_problem_handlers(app)
-        HttpMetrics(self.metrics, self.name).install(app)
+        install_openapi(app, self.platform.settings)
+        # Outermost last: requests are measured and logged (refused ones too), then pass the
+        # edge's limits (edge.py) before anything waits for freshness or reads a body.
         app.add_middleware(
             ConsistencyMiddleware,
             service=self.name,
@@ -240,6 +245,12 @@ class ServiceRuntime:
             last_committed=lambda: self.store.last_committed,
             published=self._published_if_asked,
         )
+        settings = self.platform.settings
+        edge = Edge(
+            settings, self.platform.rate_limiter, self.platform.token_verifier, self.metrics, self.name
+        )
+        app.add_middleware(EdgeGuard, edge=edge)
+        HttpMetrics(self.metrics, self.name).install(app)
 
         @app.get(f"{prefix}/healthz", include_in_schema=False)
         async def healthz() -> dict[str, str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import socket
+from collections.abc import Mapping
 from typing import Any
 
 import asyncpg
@@ -24,8 +25,14 @@ _TITLES = {
     403: "Forbidden",
     404: "Not found",
     405: "Method not allowed",
+    408: "Request timeout",
     409: "Conflict",
+    413: "Content too large",
+    414: "URI too long",
     422: "Unprocessable content",
+    428: "Precondition required",
+    429: "Too many requests",
+    431: "Request header fields too large",
     500: "Internal server error",
     503: "Service unavailable",
 }
@@ -145,8 +152,8 @@ def _connection_error(exc: BaseException) -> bool:
     return isinstance(exc, _CONNECTION_ERRORS)
 
 
-def problem_response(problem: Problem) -> JSONResponse:
-    headers: dict[str, str] = {}
+def problem_response(problem: Problem, headers: Mapping[str, str] | None = None) -> JSONResponse:
+    headers = dict(headers or {})
     if problem.status == 401:
         headers["WWW-Authenticate"] = "Bearer"
     if "retry_after" in problem.extra:
@@ -184,7 +191,8 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     async def on_http(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
-        return problem_response(Problem(exc.status_code, str(exc.detail)))
+        # The exception's headers carry what the status needs: `Allow` on a 405.
+        return problem_response(Problem(exc.status_code, str(exc.detail)), exc.headers)
 
     async def on_refused(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, Refused)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from onecard_events.database import private_directory
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,14 @@ class Settings:
     # How long a request waits for views to cover its consistency tokens, or to catch up before
     # a refusal, before it is answered 503.
     consistency_wait_seconds: float = 5.0
+    # The edge (edge.py, docs/adr/0017): request sizes, read and idle timeouts, rate limits.
+    max_body_bytes: int = 256 * 1024
+    max_upload_bytes: int = 32 * 1024 * 1024  # routes marked as uploads: payees, bank results
+    max_url_bytes: int = 8 * 1024
+    max_header_bytes: int = 16 * 1024
+    read_timeout_seconds: float = 10.0
+    idle_timeout_seconds: float = 5.0
+    rate_limits: str = ""  # overrides of the default buckets, e.g. "venue=200/400,address=off"
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -55,6 +64,13 @@ class Settings:
             "pii_key": bytes.fromhex(env["ONECARD_PII_KEY"]) if env.get("ONECARD_PII_KEY") else None,
             "worker_stuck_seconds": float(env.get("ONECARD_WORKER_STUCK_SECONDS", "60")),
             "consistency_wait_seconds": int(env.get("ONECARD_CONSISTENCY_WAIT_MS", "5000")) / 1000,
+            "max_body_bytes": int(env.get("ONECARD_MAX_BODY_BYTES", str(256 * 1024))),
+            "max_upload_bytes": int(env.get("ONECARD_MAX_UPLOAD_BYTES", str(32 * 1024 * 1024))),
+            "max_url_bytes": int(env.get("ONECARD_MAX_URL_BYTES", str(8 * 1024))),
+            "max_header_bytes": int(env.get("ONECARD_MAX_HEADER_BYTES", str(16 * 1024))),
+            "read_timeout_seconds": float(env.get("ONECARD_READ_TIMEOUT_SECONDS", "10")),
+            "idle_timeout_seconds": float(env.get("ONECARD_IDLE_TIMEOUT_SECONDS", "5")),
+            "rate_limits": env.get("ONECARD_RATE_LIMITS", ""),
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
@@ -94,8 +110,8 @@ def resolve_secrets(settings: Settings) -> Secrets:
     if settings.distributed:
         raise RuntimeError("distributed mode needs ONECARD_TOKEN_PUBLIC_KEY and ONECARD_PII_KEY")
     path = settings.data_dir / "secrets.json"
+    private_directory(settings.data_dir)
     if not path.exists():
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
         private_pem, public_pem = generate_token_keypair()
         stored = {
             "token_private_key": private_pem.decode(),
@@ -103,8 +119,9 @@ def resolve_secrets(settings: Settings) -> Secrets:
             "pii_key": secrets.token_hex(32),
         }
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(stored))
-        tmp.chmod(0o600)
+        # Created 0600, never readable by others even for a moment.
+        with os.fdopen(os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600), "w") as out:
+            out.write(json.dumps(stored))
         tmp.replace(path)
     stored = json.loads(path.read_text())
     return Secrets(

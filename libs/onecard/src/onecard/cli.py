@@ -18,6 +18,7 @@ import uvicorn
 from onecard_events.kafka import create_topics, platform_topics
 from onecard_events.rebuild import rebuild
 from onecard_events.topology import SERVICES
+from onecard_service.edge import EdgeHttpProtocol
 from onecard_service.platform import Platform
 from onecard_service.settings import Settings
 
@@ -26,8 +27,18 @@ from .composition import PrefixDispatcher, build_services
 from .workers import serve_with_workers
 
 
-def _serve(app: PrefixDispatcher, host: str, port: int) -> None:
-    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, lifespan="on")
+def _serve(app: PrefixDispatcher, settings: Settings, host: str, port: int) -> None:
+    # The edge's connection limits (onecard_service/edge.py); the access log is the services' own.
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        http=EdgeHttpProtocol,
+        timeout_keep_alive=max(1, round(settings.idle_timeout_seconds)),
+    )
 
 
 def cmd_up(args: argparse.Namespace) -> None:
@@ -49,7 +60,12 @@ def cmd_up(args: argparse.Namespace) -> None:
         print(f"onecard: ready: all {len(runtimes)} services ({seconds:.1f} s after start)", flush=True)
         data_template.build_in_background()
 
-    _serve(PrefixDispatcher(runtimes, migrate=not prepared, on_ready=ready), args.host, args.port)
+    _serve(
+        PrefixDispatcher(runtimes, migrate=not prepared, on_ready=ready),
+        platform.settings,
+        args.host,
+        args.port,
+    )
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
@@ -63,7 +79,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
         return
     platform = Platform(settings)
     runtimes = build_services(platform, [args.service])
-    _serve(PrefixDispatcher(runtimes, migrate=args.migrate), args.host, args.port)
+    _serve(PrefixDispatcher(runtimes, migrate=args.migrate), settings, args.host, args.port)
 
 
 def cmd_migrate(args: argparse.Namespace) -> None:

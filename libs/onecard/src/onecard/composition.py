@@ -116,11 +116,17 @@ class PrefixDispatcher:
 
 
 async def start_all(runtimes: Sequence[ServiceRuntime], *, migrate: bool) -> None:
-    """Start the services one by one, in the given order (the catalog first: it seeds the
-    catalogue the others' views apply). Alembic's context is process-global, so migrations
-    cannot overlap anyway, and overlapping the rest measured slower, not faster."""
+    """Migrate every service, then start them one by one, in the given order (the catalog first:
+    it seeds the catalogue the others' views apply). All tables exist before any worker runs: in
+    the embedded mode a projection reads a peer's event log, which a later service's migration
+    would otherwise create only after the projection's first read failed. Alembic's context is
+    process-global, so migrations cannot overlap anyway, and overlapping the rest measured
+    slower, not faster."""
+    if migrate:
+        for runtime in runtimes:
+            await runtime.migrate()
     for runtime in runtimes:
-        await runtime.start(migrate=migrate)
+        await runtime.start(migrate=False)
 
 
 async def stop_all(runtimes: Sequence[ServiceRuntime]) -> None:

@@ -25,6 +25,7 @@ from multiprocessing.process import BaseProcess
 
 import uvicorn
 from onecard_events.waiting import wait_or_stop
+from onecard_service.edge import EdgeHttpProtocol
 from onecard_service.platform import BACKGROUND, REQUESTS, Platform, ServiceRuntime
 from onecard_service.settings import Settings
 
@@ -105,6 +106,9 @@ def serve_requests(service: str, listening: socket.socket) -> None:
         access_log=False,
         lifespan="on",
         headers=[(WORKER_HEADER, str(os.getpid()))],
+        # The same edge as a single process (onecard_service/edge.py): limits before the body.
+        http=EdgeHttpProtocol,
+        timeout_keep_alive=max(1, round(runtimes[0].platform.settings.idle_timeout_seconds)),
     )
     uvicorn.Server(config).run(sockets=[listening])
 

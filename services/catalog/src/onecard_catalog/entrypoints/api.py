@@ -7,20 +7,21 @@ and client changes need `admin`; venues, terminals and merchants `admin` or `ope
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 import orjson
-from fastapi import APIRouter, Depends, Query, Response, Security
-from fastapi.security import HTTPBearer
+from fastapi import APIRouter, Depends, Query, Response
 from onecard_events.times import parse_rfc3339, rfc3339, utcnow
-from onecard_service.auth import Principal, principal, require
+from onecard_service.auth import Principal, Role, principal, require
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..adapters.queries import ItemFilter
 from ..domain.clients import ClientRequest
 from ..domain.errors import invalid
+from ..domain.places import CODE, LOCAL_ID
 from ..handlers import clients, items, places
 from ..handlers import jurisdictions as divisions
 from ..handlers.context import Catalog
@@ -31,9 +32,17 @@ Admin = Annotated[Principal, Depends(require("admin"))]
 Staff = Annotated[Principal, Depends(require("admin", "operator"))]
 
 
+# Rules the domain checks, every field at once, stated in the schema too.
+NAME = Field(min_length=1, max_length=200, json_schema_extra={"pattern": r"\S"})
+
+
+def matching(pattern: re.Pattern[str]) -> Any:
+    return Field(json_schema_extra={"pattern": pattern.pattern})
+
+
 class JurisdictionIn(BaseModel):
-    code: str
-    name: str
+    code: str = matching(CODE)
+    name: str = Field(json_schema_extra={"pattern": r"\S"})
     kind: Literal["municipal", "district", "county", "partner"]
 
 
@@ -63,8 +72,8 @@ class ItemIn(BaseModel):
 
 
 class VenueIn(BaseModel):
-    venue_id: str
-    name: str = Field(min_length=1, max_length=200)
+    venue_id: str = matching(LOCAL_ID)
+    name: str = NAME
     jurisdiction: str
     item_id: str
 
@@ -75,14 +84,23 @@ class TerminalIn(BaseModel):
 
 
 class MerchantIn(BaseModel):
-    merchant_id: str
-    name: str = Field(min_length=1, max_length=200)
+    merchant_id: str = matching(LOCAL_ID)
+    name: str = NAME
     jurisdiction: str
     item_id: str
 
 
+# A token's lifetime when one is asked for: a second to ten years.
+ExpiresIn = Annotated[int | None, Field(ge=1, le=3650 * 86400, description="seconds until the token expires")]
+
+
+class TokenIn(BaseModel):
+    expires_in: ExpiresIn = None
+
+
 class ClientIn(BaseModel):
-    role: str
+    role: Role
+    expires_in: ExpiresIn = None
     name: str = Field(min_length=1, max_length=200)
     venues: list[str] = []
     merchants: list[str] = []
@@ -161,7 +179,7 @@ def _json(body: Any, status: int = 200) -> Response:
 
 def router(cat: Catalog, cache: ItemListCache) -> APIRouter:
     # auto_error=False: the scheme only documents the bearer token; `principal` enforces it.
-    api = APIRouter(prefix=PREFIX, dependencies=[Security(HTTPBearer(auto_error=False))])
+    api = APIRouter(prefix=PREFIX)
     cat.on_items_changed.append(cache.clear)
 
     @api.get("/jurisdictions", summary="The jurisdictions the catalogue knows")
@@ -302,7 +320,16 @@ def router(cat: Catalog, cache: ItemListCache) -> APIRouter:
             body.jurisdiction,
             body.region,
         )
-        return _json(await clients.register_client(cat, request), 201)
+        return _json(await clients.register_client(cat, request, body.expires_in), 201)
+
+    @api.post(
+        "/clients/{client_id}/tokens",
+        status_code=201,
+        summary="Issue another token for a client, to rotate its credential (admin): "
+        "its other tokens stay valid until they expire or the client is revoked",
+    )
+    async def issue_token(client_id: str, _: Admin, body: TokenIn | None = None) -> Response:
+        return _json(await clients.issue_token(cat, client_id, body.expires_in if body else None), 201)
 
     @api.get("/clients/{client_id}", summary="A client's scope and status, without its token (admin)")
     async def get_client(client_id: str, _: Admin) -> Response:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends, FastAPI, Header, Request
+from fastapi import APIRouter, Body, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from onecard_service.auth import Principal, require
+from onecard_service.edge import UPLOAD
+from onecard_service.idempotency import IdempotencyKey
 from onecard_service.problems import conflict, problem_response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import IntegrityError
@@ -25,7 +27,6 @@ MAX_RESULTS_PER_CALL = 20_000
 Id = Annotated[str, Field(pattern=IDENTIFIER.pattern)]
 Managers = Annotated[Principal, Depends(require("admin", "operator", "department"))]
 Staff = Annotated[Principal, Depends(require("admin", "operator"))]
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 
 
 class Strict(BaseModel):
@@ -87,7 +88,7 @@ def router(ctx: Context, bank: DisbursementBank) -> APIRouter:
         status, answer = await batch_handlers.create_batch(ctx, caller, cmd, key)
         return JSONResponse(answer, status_code=status)
 
-    @r.post("/batches/{batch_id}/payees", response_model=PayeesOut)
+    @r.post("/batches/{batch_id}/payees", response_model=PayeesOut, openapi_extra=UPLOAD)
     async def add_payees(
         batch_id: str, body: PayeesIn, caller: Managers, key: IdempotencyKey = None
     ) -> dict[str, Any]:
@@ -109,7 +110,7 @@ def router(ctx: Context, bank: DisbursementBank) -> APIRouter:
     async def reconciliation(batch_id: str, caller: Managers) -> dict[str, Any]:
         return await queries.reconciliation(ctx, bank, caller, batch_id)
 
-    @r.post("/bank-results")
+    @r.post("/bank-results", openapi_extra=UPLOAD)
     async def bank_results(body: Annotated[ResultsIn, Body()], caller: Staff) -> dict[str, Any]:
         del caller
         results = [Result(x.reference_id, x.status, x.reason) for x in body.results]

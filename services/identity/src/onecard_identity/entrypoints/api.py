@@ -5,15 +5,16 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Path
+from fastapi import APIRouter, Depends, Path
 from onecard_events.times import utcnow
 from onecard_service.auth import Principal, require
+from onecard_service.idempotency import IdempotencyKey
 from onecard_service.problems import Problem
 from pydantic import AwareDatetime, BaseModel, Field
 
 from ..adapters.context import Identity
 from ..adapters.offline.keys import published_bundle_keys
-from ..domain.cards import Status
+from ..domain.cards import CARD_NO, REGION, Status
 from ..handlers import cards, keys, partners
 from ..handlers.cards import CardView
 from ..handlers.verification import CardRead, verify
@@ -26,10 +27,16 @@ Staff = Annotated[Principal, Depends(require("admin", "operator"))]
 
 
 class CardIn(BaseModel):
-    card_no: str = Field(max_length=32)
-    ssn: str = Field(max_length=32)
-    name: str = Field(max_length=200)
-    issuer_region: str = Field(max_length=12)
+    # The rules are stated in the schema and checked by the domain, which reports every field's
+    # problem at once (pydantic would stop before the ssn's check digit).
+    card_no: str = Field(max_length=32, json_schema_extra={"pattern": CARD_NO.pattern})
+    ssn: str = Field(
+        max_length=32,
+        description="18 characters; its check digit is checked too",
+        json_schema_extra={"pattern": r"^\d{17}[\dX]$"},
+    )
+    name: str = Field(max_length=200, json_schema_extra={"minLength": 1})
+    issuer_region: str = Field(max_length=12, json_schema_extra={"pattern": REGION.pattern})
 
 
 class StatusIn(BaseModel):
@@ -115,7 +122,7 @@ def _verification_routes(router: APIRouter, ctx: Identity) -> None:
     async def verification(
         body: Annotated[PhysicalIn | ElectronicIn, Field(discriminator="method")],
         caller: Annotated[Principal, Depends(require("admin", "operator", "venue"))],
-        key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+        key: IdempotencyKey = None,
     ) -> dict[str, Any]:
         where = (ctx, caller, body.venue_id, body.terminal_id)
         if isinstance(body, PhysicalIn):

@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from onecard_service.auth import Principal, require
-from onecard_service.idempotency import check_key
+from onecard_service.idempotency import IdempotencyKey, check_key
 from onecard_service.problems import invalid
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
@@ -24,7 +24,6 @@ from ..handlers.refunds import refund_payment
 # Strict integers: "100", 100.0 and true are refused rather than coerced into an amount of money.
 Fen = Annotated[StrictInt, Field(gt=0, le=MAX_AMOUNT_FEN, description="integer fen, 1 to 10^12")]
 Caller = Annotated[Principal, Depends(require("admin", "operator", "merchant"))]
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -126,7 +125,7 @@ async def refund(
 async def reconciliation(
     caller: Caller,
     ctx: Ctx,
-    date: Annotated[str, Query(description="business day (Beijing time), YYYY-MM-DD")],
+    date: Annotated[str, Query(description="business day (Beijing time), YYYY-MM-DD", pattern=_DATE.pattern)],
     merchant_id: Annotated[str | None, Query()] = None,
 ) -> dict[str, Any]:
     if not _DATE.match(date):

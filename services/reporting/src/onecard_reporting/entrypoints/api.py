@@ -17,7 +17,7 @@ from ..domain.depth import Filters
 from ..domain.levels import covers, local_year
 from ..handlers.cross_region import cross_region as cross_region_query
 from ..handlers.depth import depth as depth_query
-from ..handlers.progress import export_progress
+from ..handlers.progress import XLSX, export_progress
 from ..handlers.progress import progress as progress_query
 
 READERS = ("admin", "operator", "department")
@@ -52,6 +52,13 @@ def _year(year: int | None) -> int:
     return year if year is not None else local_year(datetime.now(UTC))
 
 
+# `format=csv` and `format=xlsx` answer the same report as a file.
+EXPORT_TYPES: dict[str, Any] = {
+    "text/csv": {"schema": {"type": "string"}},
+    XLSX: {"schema": {"type": "string", "format": "binary"}},
+}
+
+
 def router(state: ReportingState) -> APIRouter:
     api = APIRouter(prefix="/reporting/v1")
 
@@ -84,7 +91,7 @@ def router(state: ReportingState) -> APIRouter:
             scope = scope_for(caller, department, jurisdiction)
         return await cross_region_query(state, partner, scope.jurisdiction, scope.department)
 
-    @api.get("/progress", response_model=None)
+    @api.get("/progress", response_model=None, responses={200: {"content": EXPORT_TYPES}})
     async def progress(
         caller: Annotated[Principal, Depends(require(*READERS))],
         department: str | None = None,
