@@ -25,6 +25,11 @@ def now_rfc3339() -> str:
     return rfc3339(utcnow())
 
 
+# What an RFC 3339 moment looks like, for schemas (a query parameter's `pattern`): pydantic's own
+# datetime would also take a number as seconds since the epoch.
+RFC3339_TIME = r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
+
+
 def parse_rfc3339(value: str) -> datetime:
     """An aware datetime from an RFC 3339 moment or a plain date; ValueError if it is neither."""
     if len(value) == 10:

@@ -7,7 +7,9 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 from onecard_contracts.offline_taps import Finding
+from onecard_events.times import RFC3339_TIME, parse_rfc3339
 from onecard_service.auth import Principal, require
+from onecard_service.problems import invalid
 from pydantic import AwareDatetime, BaseModel, Field
 
 from ..adapters.offline.context import Offline
@@ -101,9 +103,13 @@ def offline_routes(off: Offline) -> APIRouter:
         caller: Venue,
         venue_id: Annotated[str | None, Query(max_length=100)] = None,
         finding: Finding | None = None,
-        since: AwareDatetime | None = None,
+        since: Annotated[str | None, Query(pattern=RFC3339_TIME, description="RFC 3339 time")] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> dict[str, Any]:
-        return {"findings": await offline_findings(off, caller, venue_id, finding, since, limit)}
+        try:
+            after = parse_rfc3339(since) if since else None
+        except ValueError:  # the right shape, not a real moment (a 13th month)
+            raise invalid("since", "must be an RFC 3339 time") from None
+        return {"findings": await offline_findings(off, caller, venue_id, finding, after, limit)}
 
     return router
