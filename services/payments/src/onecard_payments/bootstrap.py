@@ -29,32 +29,31 @@ def build(platform: Platform) -> ServiceRuntime:
     # The bank is the simulated adapter (adapters/simulated_bank.py); a real bank client plugs in
     # here behind the same port.
     simulated_bank = SimulatedCardBank(runtime.db, BankRules.from_env())
-    runtime.add_worker(
-        "simulated-bank", simulated_bank.run, every_process=True
-    )  # requests wait on its batches
     ctx = PaymentsContext(
         db=runtime.db,
         store=runtime.store,
         keys=platform.personal_data,
+        config=PaymentsConfig.from_env(),
         bank=simulated_bank,
         ecard=reader,
         cards=reader,
-        config=PaymentsConfig.from_env(),
         metrics=PaymentMetrics(runtime.metrics),
         views=runtime.freshness,
         code_uses=platform.code_uses,
     )
     runtime.app.state.payments = ctx
+    # Requests wait on the simulated bank's batches, so under --workers one runs in each request
+    # process.
+    runtime.add_worker("simulated-bank", simulated_bank.run, every_process=True)
     runtime.app.include_router(router)
     # After a crash, payments the dead process left initiated are finished before this one is
     # ready, so a client's retry is answered, not told 409 "in progress" until the worker's delay
     # has passed. Safe with other replicas: the bank applies a reference at most once, and the
     # first of request and recovery to finish a payment wins.
     runtime.add_startup_step("recovery", lambda: recover_at_start(ctx), timeout=2.0)
-    # Concurrent payments' starts and outcomes are committed together (ADR 0016).
-    runtime.add_worker(
-        "payment-writes", ctx.writes.run, every_process=True
-    )  # the group commits requests wait on
+    # Concurrent payments' starts and outcomes are committed together (ADR 0016), in each
+    # request process.
+    runtime.add_worker("payment-writes", ctx.writes.run, every_process=True)
     runtime.add_worker("recovery", lambda stop: run_recovery(ctx, stop))
     runtime.add_worker("nonce-purge", lambda stop: keep_purging_nonces(ctx, stop))
     return runtime
