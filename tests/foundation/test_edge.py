@@ -233,7 +233,7 @@ async def test_past_its_limit_a_client_gets_429_while_a_well_behaved_one_keeps_i
     statuses: list[int] = json.loads(out)["statuses"]
     refused = json.loads(out)["refused"]
     # The bucket: 5 at once, then 5 a second (one more for a refill mid-request).
-    assert statuses.count(200) <= 5 + 5 * elapsed + 1 and statuses.count(429) >= 50, (statuses, elapsed)
+    assert statuses.count(200) <= 5 + 5 * elapsed + 1 and statuses.count(429) >= 10, (statuses, elapsed)
     assert int(refused["retry-after"]) >= 1
     assert refused["content-type"] == "application/problem+json" and refused["status"] == 429
     # Not a benchmark: the bound is loose (a shared machine); without limits the abuser's
