@@ -70,6 +70,10 @@ class EventSource(Protocol):
         exist now (its store's head; the ends of its topic's partitions)."""
         ...
 
+    async def heads(self) -> dict[str, Checkpoint]:
+        """`head` of everything this source reads (after `start`)."""
+        ...
+
 
 class StoreLogSource:
     """Reads the logs of one or more event stores in their gap-free order (embedded mode)."""
@@ -152,6 +156,9 @@ class StoreLogSource:
 
     async def head(self, service: str) -> dict[str, Checkpoint]:
         return {f"store:{service}": Checkpoint(await self.stores[f"store:{service}"].head())}
+
+    async def heads(self) -> dict[str, Checkpoint]:
+        return {key: Checkpoint(await store.head()) for key, store in self.stores.items()}
 
 
 @dataclass
@@ -329,6 +336,11 @@ class KafkaSource:
                 await probe.stop()
         return {f"{tp.topic}:{tp.partition}": Checkpoint(kafka_offset=end - 1) for tp, end in ends.items()}
 
+    async def heads(self) -> dict[str, Checkpoint]:
+        assert self._consumer is not None, "heads() after start()"
+        ends = await self._consumer.end_offsets(list(self._consumer.assignment()))
+        return {f"{tp.topic}:{tp.partition}": Checkpoint(kafka_offset=end - 1) for tp, end in ends.items()}
+
     def lag(self) -> dict[tuple[str, int], int]:
         """Messages not yet fetched per partition, from the broker's last reported high-water mark."""
         if self._consumer is None:
@@ -396,6 +408,9 @@ class ProjectionRunner:
         # Whether the view has applied everything its sources held when this runner started (or
         # another replica keeps it: this one is on standby). What /readyz waits for.
         self.current = False
+        # The sources' heads when the runner started: reaching them makes the view current,
+        # even while new events keep arriving (a fetch then never comes back empty).
+        self._start_heads: dict[str, Checkpoint] | None = None
         self.standby = False
         self.created_at = time.time()
         # Set (and replaced) after every committed batch: what consistency waits listen to.
@@ -405,6 +420,12 @@ class ProjectionRunner:
         async with self.db.engine.connect() as conn:
             self.checkpoints = await load_checkpoints(conn, self.projection.name)
         await self.source.start(self.checkpoints)
+        try:
+            self._start_heads = await self.source.heads()
+        except Exception:  # only the empty fetch tells, then
+            log.warning("%s: the sources' heads at start are unknown", self.projection.name, exc_info=True)
+            self._start_heads = None
+        self._note_current()
 
     async def stop(self) -> None:
         await self.source.stop()
@@ -453,8 +474,14 @@ class ProjectionRunner:
             raise
         self.checkpoints.update(changed)
         self.applied += applied
+        self._note_current()
         self._progress.fire()
         return applied
+
+    def _note_current(self) -> None:
+        heads = self._start_heads
+        if not self.current and heads is not None:
+            self.current = all(_reached(self.checkpoints.get(key), head) for key, head in heads.items())
 
     async def _apply_traced(self, conn: AsyncConnection, event: RecordedEvent, source: str) -> None:
         """`apply` in a CONSUMER span, a child of the trace context the event carries (from Kafka,
