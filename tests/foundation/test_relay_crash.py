@@ -5,45 +5,24 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
-from typing import ClassVar
 
 from onecard_events.checkpoint import load_checkpoints
 from onecard_events.database import Database
 from onecard_events.kafka import TopicSpec, create_topics
 from onecard_events.migrations import upgrade
-from onecard_events.model import DomainEvent, NewEvent, RecordedEvent
+from onecard_events.model import NewEvent
 from onecard_events.registry import EventRegistry
 from onecard_events.store import EventStore, StreamAppend
 from onecard_events.subscription import KafkaSource, ProjectionRunner
 from onecard_identity.bootstrap import MIGRATIONS
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
 
+from tests.support.counted import AppliedOnce, Counted
 from tests.support.databases import fresh_schema
 from tests.support.names import unique
 from tests.support.processes import start_relay
 
 STREAMS, PER_STREAM = 100, 200
-
-
-class Counted(DomainEvent):
-    event_type: ClassVar[str] = "test.counted"
-    n: int
-
-
-class AppliedOnce:
-    """Read model whose primary key turns a second application of an event into an error."""
-
-    name = "applied_once"
-
-    async def apply(self, conn: AsyncConnection, event: RecordedEvent) -> None:
-        await conn.execute(
-            text("INSERT INTO applied (event_id, stream_id, n) VALUES (:e, :s, :n)"),
-            {"e": event.event_id, "s": event.stream_id, "n": event.data["n"]},
-        )
-
-    async def reset(self, conn: AsyncConnection) -> None:
-        await conn.execute(text("DELETE FROM applied"))
 
 
 async def _relay_position(db: Database) -> int:
@@ -61,9 +40,7 @@ async def test_relay_killed_mid_publish_resumes_and_projection_applies_each_even
         await upgrade(source_db, MIGRATIONS, "identity_0001")
         await upgrade(model_db, MIGRATIONS, "identity_0001")
         async with model_db.engine.begin() as conn:
-            await conn.execute(
-                text("CREATE TABLE applied (event_id text PRIMARY KEY, stream_id text, n int)")
-            )
+            await conn.execute(text(AppliedOnce.TABLE))
         store = EventStore(source_db, EventRegistry(), source="relaytest")
         for round_ in range(PER_STREAM // 20):
             async with source_db.engine.begin() as conn:

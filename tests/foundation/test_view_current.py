@@ -8,42 +8,29 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from pathlib import Path
-from typing import ClassVar
 
 from onecard_events.migrations import upgrade
-from onecard_events.model import DomainEvent, NewEvent, RecordedEvent
+from onecard_events.model import NewEvent
 from onecard_events.registry import EventRegistry
 from onecard_events.store import NO_STREAM, EventStore, StreamAppend
 from onecard_events.subscription import ProjectionRunner, StoreLogSource
 from onecard_identity.bootstrap import MIGRATIONS
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import text
 
+from tests.support.counted import AppliedOnce, Counted
 from tests.support.databases import sqlite_database
-
-
-class Ticked(DomainEvent):
-    event_type: ClassVar[str] = "test.ticked"
-    n: int
-
-
-class Ignoring:
-    name = "ignoring"
-
-    async def apply(self, conn: AsyncConnection, event: RecordedEvent) -> None:
-        return None
-
-    async def reset(self, conn: AsyncConnection) -> None:
-        return None
 
 
 async def test_a_view_is_current_at_its_start_heads_while_writes_go_on(tmp_path: Path) -> None:
     db = sqlite_database(tmp_path / "store.db")
     await upgrade(db, MIGRATIONS, "identity_0001")
     store = EventStore(db, EventRegistry(), source="busy")
+    async with db.engine.begin() as conn:
+        await conn.execute(text(AppliedOnce.TABLE))
 
     async def append(n: int) -> None:
         async with db.engine.begin() as conn:
-            await store.append_batch(conn, [StreamAppend(f"s{n}", [NewEvent(Ticked(n=n))], NO_STREAM)])
+            await store.append_batch(conn, [StreamAppend(f"s{n}", [NewEvent(Counted(n=n))], NO_STREAM)])
 
     for n in range(50):
         await append(n)
@@ -56,7 +43,7 @@ async def test_a_view_is_current_at_its_start_heads_while_writes_go_on(tmp_path:
             await asyncio.sleep(0.02)
 
     writer = asyncio.ensure_future(traffic())
-    runner = ProjectionRunner(Ignoring(), StoreLogSource([store]), db, batch_size=10)
+    runner = ProjectionRunner(AppliedOnce(), StoreLogSource([store]), db, batch_size=10)
     await runner.start()
     try:
         for _ in range(40):  # 40 batches, each of them full: never an empty fetch
