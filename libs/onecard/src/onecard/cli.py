@@ -48,6 +48,7 @@ def cmd_up(args: argparse.Namespace) -> None:
     settings = Settings.from_env(**overrides)
     # A fresh data directory starts as a copy of the prepared one: already migrated, seeded and
     # projected (data_template.py).
+    fresh = data_template.is_fresh(settings.data_dir)
     prepared = data_template.copy_into(settings.data_dir)
     platform = Platform(settings)
     runtimes = build_services(platform)
@@ -58,7 +59,8 @@ def cmd_up(args: argparse.Namespace) -> None:
 
     def ready(seconds: float) -> None:
         print(f"onecard: ready: all {len(runtimes)} services ({seconds:.1f} s after start)", flush=True)
-        data_template.build_in_background()
+        if fresh and not prepared:  # a restart, or a start from the template, needs no builder
+            data_template.build_in_background()
 
     _serve(
         PrefixDispatcher(runtimes, migrate=not prepared, on_ready=ready),
