@@ -103,11 +103,12 @@ class GroupCommit(Generic[Item, Result]):
     async def _flush(self, batch: list[_Queued[Item, Result]]) -> None:
         if not batch:
             return
+        failed = False
         try:
             results = await self.write([q.item for q in batch])
         except Exception as exc:
             log.warning("%s: a batch of %d failed: %r", self.name, len(batch), exc)
-            results = [exc] * len(batch)
+            results, failed = [exc] * len(batch), True
         self.batches += 1
         self.written += len(batch)
         for queued, result in zip(batch, results, strict=True):
@@ -117,3 +118,5 @@ class GroupCommit(Generic[Item, Result]):
                 queued.done.set_exception(result)
             else:
                 queued.done.set_result(result)
+        if failed:
+            await asyncio.sleep(0.05)  # a failing database: answered, but do not spin

@@ -27,13 +27,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 from onecard_events.database import Database
+from onecard_events.group_commit import Batching, GroupCommit
 from onecard_events.model import NewEvent, Position
 from onecard_events.store import NO_STREAM, EventStore
 from onecard_events.unit_of_work import UnitOfWork
@@ -127,7 +128,6 @@ class PendingWrite:
     request: RequestKey | None = None
     # The request's trace context: the flusher appends outside it, so the event carries it along.
     trace: dict[str, str] = field(default_factory=_trace_context)
-    done: asyncio.Future[Answer] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
 def _replayed(event: VerificationRecorded) -> VerificationRecorded:
@@ -135,6 +135,9 @@ def _replayed(event: VerificationRecorded) -> VerificationRecorded:
 
 
 class GroupCommitter:
+    """Verifications through the shared group commit (onecard_events.group_commit), each batch
+    written by `_write`."""
+
     def __init__(
         self,
         db: Database,
@@ -145,94 +148,20 @@ class GroupCommitter:
         linger: float = 0.002,
     ) -> None:
         self.db = db
-        # Once a write is waiting and no other flush is under way, gather more for a moment: a
-        # commit costs about the same for 1 or 200. While another flush runs, the queue fills anyway.
-        self.linger = linger
         self.store = store
-        self.max_batch = max_batch
         # SQLite has one writer at a time: a second flusher would only wait on the file lock.
-        self.flushers = flushers if db.is_postgres else 1
-        self._pending: list[PendingWrite] = []
-        self._wake = asyncio.Event()
-        self._running = 0
-        self._busy = 0
-        self.batches = 0
-        self.written = 0
+        batching = Batching(max_batch, flushers if db.is_postgres else 1, linger)
+        self.commits: GroupCommit[PendingWrite, Answer] = GroupCommit("verifications", self._write, batching)
 
     async def submit(self, decision: Decision, build: Build, request: RequestKey | None = None) -> Answer:
         """The answer as recorded (a replayed code turns into a `qr_reused` refusal), or the first
         answer to this request's key."""
-        pending = PendingWrite(decision, build, request)
-        if not self._running:
-            # No worker (not started, or shutting down): write this one on its own.
-            await self._flush([pending])
-        else:
-            self._pending.append(pending)
-            self._wake.set()
-        return await pending.done
+        return await self.commits.submit(PendingWrite(decision, build, request))
 
     async def run(self, stop: asyncio.Event) -> None:
-        await asyncio.gather(*(self._flush_loop(stop) for _ in range(self.flushers)))
+        await self.commits.run(stop)
 
-    async def _flush_loop(self, stop: asyncio.Event) -> None:
-        self._running += 1
-        stopping: asyncio.Task[Any] = asyncio.ensure_future(stop.wait())
-        try:
-            while not stop.is_set():
-                batch = await self._take(stopping)
-                if batch:
-                    self._busy += 1
-                    try:
-                        await self._flush(batch)
-                    finally:
-                        self._busy -= 1
-        finally:
-            stopping.cancel()
-            self._running -= 1
-            if not self._running:
-                await self._drain()
-
-    async def _take(self, stopping: asyncio.Task[Any]) -> list[PendingWrite]:
-        while not self._pending:
-            self._wake.clear()
-            waking: asyncio.Task[Any] = asyncio.ensure_future(self._wake.wait())
-            await asyncio.wait({waking, stopping}, return_when=asyncio.FIRST_COMPLETED)
-            waking.cancel()
-            if stopping.done():
-                return []
-        if not self._busy and len(self._pending) < self.max_batch and self.linger:
-            await asyncio.sleep(self.linger)
-        batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
-        if self._pending:
-            self._wake.set()  # more than one batch's worth: let the other flusher take the rest
-        return batch
-
-    async def _drain(self) -> None:
-        while self._pending:
-            batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
-            await self._flush(batch)
-
-    async def _flush(self, batch: list[PendingWrite]) -> None:
-        try:
-            final = await self._write(batch)
-        except Exception as exc:
-            log.exception("recording %d verifications failed", len(batch))
-            for pending in batch:
-                if not pending.done.done():
-                    pending.done.set_exception(exc)
-            await asyncio.sleep(0.05)  # a failing database: do not spin
-            return
-        self.batches += 1
-        self.written += len(batch)
-        for pending, result in zip(batch, final, strict=True):
-            if pending.done.done():
-                continue
-            if isinstance(result, Exception):
-                pending.done.set_exception(result)
-            else:
-                pending.done.set_result(result)
-
-    async def _write(self, batch: list[PendingWrite]) -> list[Answer | Exception]:
+    async def _write(self, batch: Sequence[PendingWrite]) -> list[Answer | Exception]:
         async with self.store.unit_of_work() as uow:
             conn = uow.connection
             reads = await _read(conn, (p.decision for p in batch))
