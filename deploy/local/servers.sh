@@ -18,16 +18,22 @@ print_env() {
   printf 'export ONECARD_TEST_KAFKA_BOOTSTRAP=%s\n' "$("$KAFKA" bootstrap)"
 }
 
+# One start or stop of a server at a time: two checkouts starting the servers at once would format
+# and start the same Kafka twice, and one of them fails half-way. `-o`: the started server does
+# not inherit the lock.
+LOCKFILE="${ONECARD_LOCAL_STATE:-/var/tmp/onecard-local}/servers.lock"
+locked() { mkdir -p "$(dirname "$LOCKFILE")"; flock -o "$LOCKFILE" "$@"; }
+
 case "${1:-}" in
   start)
-    "$PG" start
-    "$KAFKA" start
+    locked "$PG" start
+    locked "$KAFKA" start
     print_env
     ;;
   stop)
     rc=0
-    "$KAFKA" stop || rc=$?
-    "$PG" stop || rc=$?
+    locked "$KAFKA" stop || rc=$?
+    locked "$PG" stop || rc=$?
     exit "$rc"
     ;;
   status)
