@@ -5,14 +5,16 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import AsyncAdaptedQueuePool
 
+_READS_ONLY = "onecard_reads_only"
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
@@ -26,6 +28,12 @@ class Database:
 
     engine: AsyncEngine
     schema: str | None
+
+    @cached_property
+    def reads(self) -> AsyncEngine:
+        """The engine for transactions that only read: on SQLite they begin deferred and run
+        beside the writer (WAL) instead of queueing for the write lock. On PostgreSQL: the same engine."""
+        return self.engine.execution_options(**{_READS_ONLY: True})
 
     @property
     def is_postgres(self) -> bool:
@@ -57,7 +65,11 @@ def open_database(url: str, schema: str, *, pool_size: int = 20, **engine_args: 
         raise ValueError(f"bad schema name {schema!r}")
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        engine = create_async_engine(url, poolclass=NullPool, **engine_args)
+        # Pooled: a new SQLite connection is a file open, a thread and four pragmas, which cost
+        # more than the transaction of a small write (once per request without a pool).
+        engine = create_async_engine(
+            url, poolclass=AsyncAdaptedQueuePool, pool_size=8, max_overflow=24, **engine_args
+        )
         _tune_sqlite(engine)
         return Database(engine, None)
     if parsed.drivername == "postgresql":
@@ -93,6 +105,8 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
     def _no_autobegin(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None
 
+    # Readers (`Database.reads`) begin deferred: a read-only transaction takes no lock, and
+    # waiting for the writer's lock made every view's poll and query queue behind the writes.
     @event.listens_for(engine.sync_engine, "begin")
     def _begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(_READS_ONLY) else "BEGIN IMMEDIATE")

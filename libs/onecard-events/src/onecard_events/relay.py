@@ -91,7 +91,7 @@ class Relay:
         return self._position >= position
 
     async def load_position(self) -> Position:
-        async with self.store.db.engine.connect() as conn:
+        async with self.store.db.reads.connect() as conn:
             cps = await load_checkpoints(conn, READER)
         self._position = cps.get(SOURCE, Checkpoint()).position
         return self._position

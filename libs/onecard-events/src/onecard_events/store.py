@@ -300,7 +300,7 @@ class EventStore:
                 events.c.tx_id < literal_column("pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
             )
         query = query.order_by(events.c.tx_id, events.c.position).limit(limit)
-        async with self.db.engine.connect() as conn:
+        async with self.db.reads.connect() as conn:
             rows = (await conn.execute(query)).mappings().all()
         return [self._record(r) for r in rows]
 
@@ -313,7 +313,7 @@ class EventStore:
             query = query.where(
                 events.c.tx_id < literal_column("pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
             )
-        async with self.db.engine.connect() as conn:
+        async with self.db.reads.connect() as conn:
             row = (await conn.execute(query.limit(1))).first()
         return Position(int(row.tx_id), int(row.position)) if row else Position()
 

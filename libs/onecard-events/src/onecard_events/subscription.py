@@ -417,7 +417,7 @@ class ProjectionRunner:
         self._progress = Signal()
 
     async def start(self) -> None:
-        async with self.db.engine.connect() as conn:
+        async with self.db.reads.connect() as conn:
             self.checkpoints = await load_checkpoints(conn, self.projection.name)
         await self.source.start(self.checkpoints)
         try:
@@ -559,7 +559,7 @@ class ProjectionRunner:
     async def _seen_checkpoints(self) -> Mapping[str, Checkpoint]:
         if not self.standby:
             return self.checkpoints
-        async with self.db.engine.connect() as conn:
+        async with self.db.reads.connect() as conn:
             return await load_checkpoints(conn, self.projection.name)
 
     def lag_seconds(self, now: float | None = None) -> float:

@@ -283,7 +283,7 @@ class ServiceRuntime:
         if stuck := self.supervisor.stuck(gating_readiness=True):
             return 503, {"status": "workers stuck", "workers": stuck}
         try:
-            async with self.db.engine.connect() as conn:
+            async with self.db.reads.connect() as conn:
                 await conn.execute(text("SELECT 1"))
         except Exception as exc:
             return 503, {"status": "database unavailable", "detail": type(exc).__name__}
@@ -382,7 +382,7 @@ class ServiceRuntime:
                 if await relay.wait_published(position, deadline):
                     return
                 continue
-            async with self.db.engine.connect() as conn:
+            async with self.db.reads.connect() as conn:
                 published = (await load_checkpoints(conn, RELAY_READER)).get(RELAY_SOURCE, Checkpoint())
             if published.position >= position:
                 return

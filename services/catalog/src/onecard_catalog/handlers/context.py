@@ -42,7 +42,7 @@ async def read(
     **kwargs: P.kwargs,
 ) -> T:
     """A read of the query tables (adapters.queries), outside any command."""
-    async with cat.db.engine.connect() as conn:
+    async with cat.db.reads.connect() as conn:
         return await query(conn, *args, **kwargs)
 
 

@@ -28,7 +28,7 @@ async def get_item(cat: Catalog, item_id: str, as_of: datetime | None = None) ->
     and for one not yet in force then. A retired item: at a given `as_of` 404 too (no longer in
     force); without one, its retirement (status `retired`), as before dates were kept."""
     at = as_of or utcnow()
-    async with cat.db.engine.connect() as conn:
+    async with cat.db.reads.connect() as conn:
         item = await queries.get_item(conn, item_id, at)
         if item is None:
             first = await queries.first_in_force(conn, item_id)

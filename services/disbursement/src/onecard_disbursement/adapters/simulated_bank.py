@@ -117,7 +117,7 @@ class SimulatedDisbursementBank:
         query = select(
             simbank_ledger.c.reference_id, simbank_ledger.c.outcome, simbank_ledger.c.reason
         ).where(simbank_ledger.c.batch_id == batch_id)
-        async with self.db.engine.connect() as conn:
+        async with self.db.reads.connect() as conn:
             rows = (await conn.execute(query)).all()
         return {r.reference_id: Result(r.reference_id, r.outcome, r.reason) for r in rows}
 
@@ -132,7 +132,7 @@ class SimulatedDisbursementBank:
             .order_by(simbank_ledger.c.reference_id)
             .limit(self.config.chunk)
         )
-        async with self.db.engine.connect() as conn:
+        async with self.db.reads.connect() as conn:
             rows = (await conn.execute(query)).all()
         if not rows:
             return 0

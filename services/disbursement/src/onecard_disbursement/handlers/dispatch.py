@@ -19,10 +19,10 @@ log = logging.getLogger(__name__)
 
 
 async def dispatch_once(ctx: Context, bank: DisbursementBank) -> int:
-    async with ctx.db.engine.connect() as conn:
+    async with ctx.db.reads.connect() as conn:
         waiting = await queries.undispatched(conn)
     for batch_id in waiting:
-        async with ctx.db.engine.connect() as conn:
+        async with ctx.db.reads.connect() as conn:
             order = await queries.payment_order(conn, batch_id)
         await bank.submit(order)
         async with ctx.store.unit_of_work() as uow:

@@ -55,5 +55,5 @@ async def create_program(
 
 
 async def _item(ctx: Context, item_id: str) -> dict[str, Any] | None:
-    async with ctx.db.engine.connect() as conn:
+    async with ctx.db.reads.connect() as conn:
         return await find_item(conn, item_id)

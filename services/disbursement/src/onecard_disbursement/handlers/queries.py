@@ -14,14 +14,14 @@ from .context import Context, authorise
 
 
 async def get_batch(ctx: Context, caller: Principal, batch_id: str) -> dict[str, Any]:
-    async with ctx.db.engine.connect() as conn:
+    async with ctx.db.reads.connect() as conn:
         row = await batch_row(conn, batch_id)
     authorise(caller, row.department, row.jurisdiction)
     return batch_view(row)
 
 
 async def get_payee(ctx: Context, caller: Principal, batch_id: str, reference_id: str) -> dict[str, Any]:
-    async with ctx.db.engine.connect() as conn:
+    async with ctx.db.reads.connect() as conn:
         batch = await batch_row(conn, batch_id)
         authorise(caller, batch.department, batch.jurisdiction)
         return await payee_view(conn, batch_id, reference_id)
@@ -30,7 +30,7 @@ async def get_payee(ctx: Context, caller: Principal, batch_id: str, reference_id
 async def reconciliation(
     ctx: Context, bank: DisbursementBank, caller: Principal, batch_id: str
 ) -> dict[str, Any]:
-    async with ctx.db.engine.connect() as conn:
+    async with ctx.db.reads.connect() as conn:
         row = await batch_row(conn, batch_id)
         authorise(caller, row.department, row.jurisdiction)
         ours = await queries.recorded(conn, batch_id)

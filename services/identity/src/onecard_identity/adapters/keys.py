@@ -92,7 +92,7 @@ class KeyRing:
 
     async def published(self) -> list[dict[str, str | bool]]:
         """Our public keys, for partner regions to check our codes."""
-        async with self.db.engine.connect() as conn:
+        async with self.db.reads.connect() as conn:
             rows = (await conn.execute(select(signing_keys).order_by(signing_keys.c.created_at))).all()
         return [
             {"region": r.region, "kid": r.kid, "public_key": r.public_key, "active": bool(r.active)}
@@ -146,7 +146,7 @@ class KeyRing:
         if conn is not None:
             key = await self._load_public(conn, region, kid)
         else:
-            async with self.db.engine.connect() as own:
+            async with self.db.reads.connect() as own:
                 key = await self._load_public(own, region, kid)
         self._public[(region, kid)] = (key, now)
         return key

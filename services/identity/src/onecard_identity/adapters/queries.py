@@ -73,12 +73,12 @@ async def card_row(conn: AsyncConnection, card_key: str) -> Any:
 
 
 async def stored_card_row(db: Database, card_key: str) -> Any:
-    async with db.engine.connect() as conn:
+    async with db.reads.connect() as conn:
         return await card_row(conn, card_key)
 
 
 async def stored_card_record(db: Database, card_key: str) -> CardRecord | None:
-    async with db.engine.connect() as conn:
+    async with db.reads.connect() as conn:
         return await card_record(conn, card_key)
 
 

@@ -56,7 +56,7 @@ class VenueTerminals:
         self._loading[key] = future
         try:
             loaded_at = time.monotonic()
-            async with self.db.engine.connect() as conn:
+            async with self.db.reads.connect() as conn:
                 value = await venue_terminal(conn, venue_id, terminal_id)
         except BaseException as exc:
             future.set_exception(exc)

@@ -110,7 +110,7 @@ class IdentityEcardReader:
             code = ecard_code.parse_qr(qr)
         except ecard_code.QrMalformed:
             return EcardRefusal("qr_malformed")
-        async with self.db.engine.connect() as conn:
+        async with self.db.reads.connect() as conn:
             # Only our region's codes: a partner's card has no account payments could pull from.
             claims = code.claims
             if claims.iss != self.province or province_of(claims.reg) != province_of(claims.iss):
@@ -139,7 +139,7 @@ class IdentityEcardReader:
 
     async def card_state(self, card_no: str, issuer_region: str) -> CardState | None:
         subject = ecard_code.card_subject(ecard_code.province_code(issuer_region), card_no)
-        async with self.db.engine.connect() as conn:
+        async with self.db.reads.connect() as conn:
             row = (
                 await conn.execute(
                     select(identity_cards.c.status, identity_cards.c.ecard).where(

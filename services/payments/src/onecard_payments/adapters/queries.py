@@ -20,7 +20,7 @@ BATCH = 100
 
 
 async def _first(db: Database, query: Select[Any]) -> Row[Any] | None:
-    async with db.engine.connect() as conn:
+    async with db.reads.connect() as conn:
         return await _first_in(conn, query)
 
 
@@ -30,25 +30,25 @@ async def _first_in(conn: AsyncConnection, query: Select[Any]) -> Row[Any] | Non
 
 
 async def _all(db: Database, query: Select[Any]) -> Sequence[Row[Any]]:
-    async with db.engine.connect() as conn:
+    async with db.reads.connect() as conn:
         rows: Sequence[Row[Any]] = (await conn.execute(query)).all()
         return rows
 
 
 async def _mappings(db: Database, query: Select[Any]) -> list[dict[str, Any]]:
-    async with db.engine.connect() as conn:
+    async with db.reads.connect() as conn:
         return [dict(r) for r in (await conn.execute(query)).mappings()]
 
 
 async def stored_response(db: Database, scope: str, key: str, digest: str) -> StoredResponse | None:
     """The first response to a request with this Idempotency-Key (409 when the body changed)."""
-    async with db.engine.connect() as conn:
+    async with db.reads.connect() as conn:
         return await lookup(conn, scope, key, digest)
 
 
 async def merchant(db: Database, merchant_id: str) -> MerchantView | None:
     """The merchant as payments' catalogue view knows it."""
-    async with db.engine.connect() as conn:
+    async with db.reads.connect() as conn:
         return await find_merchant(conn, merchant_id)
 
 
@@ -100,7 +100,7 @@ async def day_totals(db: Database, day: str, merchant_ids: Sequence[str] | None)
     query = select(reconciliation).where(reconciliation.c.day == day).order_by(reconciliation.c.merchant_id)
     if merchant_ids is not None:
         query = query.where(reconciliation.c.merchant_id.in_(list(merchant_ids)))
-    async with db.engine.connect() as conn:
+    async with db.reads.connect() as conn:
         return (await conn.execute(query)).mappings().all()
 
 

@@ -101,7 +101,7 @@ class SimulatedCardBank:
         return result
 
     async def status(self, idempotency_ref: str) -> BankResult:
-        async with self.db.engine.connect() as conn:
+        async with self.db.reads.connect() as conn:
             row = await _entry(conn, idempotency_ref)
         return BankResult(BankOutcome(row.outcome), row.reason) if row else BankResult(BankOutcome.NOT_FOUND)
 
@@ -109,7 +109,7 @@ class SimulatedCardBank:
         self, account_ref: str, amount_fen: int, idempotency_ref: str, original_ref: str
     ) -> BankResult:
         await asyncio.sleep(self.rules.latency_s)
-        async with self.db.engine.connect() as conn:
+        async with self.db.reads.connect() as conn:
             room = await self._refundable(conn, original_ref)
         decision = (
             BankResult(BankOutcome.APPROVED)
@@ -125,7 +125,7 @@ class SimulatedCardBank:
         query = select(simbank_ledger).order_by(simbank_ledger.c.recorded_at)
         if kind:
             query = query.where(simbank_ledger.c.kind == kind)
-        async with self.db.engine.connect() as conn:
+        async with self.db.reads.connect() as conn:
             return [dict(r) for r in (await conn.execute(query)).mappings()]
 
     async def _refundable(self, conn: AsyncConnection, original_ref: str) -> int:

@@ -67,7 +67,7 @@ class ReportingState:
             if past is not None and self.snapshot is not None and self._applied_at_refresh >= past:
                 return self.snapshot
             applied, as_of, current = self.runner.applied, self.as_of(), self.runner.current
-            async with self.runner.db.engine.connect() as conn:
+            async with self.runner.db.reads.connect() as conn:
                 snap = await load_snapshot(conn, as_of, datetime.now(UTC))
             self.metrics.update(snap)  # computes (and memoises) this year's depth rows
             self.snapshot, self._applied_at_refresh, self._refreshed = snap, applied, time.monotonic()

@@ -72,7 +72,7 @@ class PartnerInbound:
         assert bootstrap is not None
         source = RawKafkaSource(bootstrap, list(self.regions), client_id="onecard-partner-inbound")
         publisher = KafkaPublisher(bootstrap, client_id="onecard-partner-dlq")
-        async with self.runtime.db.engine.connect() as conn:
+        async with self.runtime.db.reads.connect() as conn:
             await source.start(await load_checkpoints(conn, INBOUND))
         await publisher.start()
         try:
@@ -119,7 +119,7 @@ class PartnerOutbound:
         topics = [service_topic(s, prefix) for s in ("identity", "payments")]
         source = KafkaSource(bootstrap, topics, client_id="onecard-partner-outbound")
         publisher = KafkaPublisher(bootstrap, client_id="onecard-partner-outbound")
-        async with self.runtime.db.engine.connect() as conn:
+        async with self.runtime.db.reads.connect() as conn:
             self.checkpoints = await load_checkpoints(conn, OUTBOUND)
         await source.start(self.checkpoints)
         await publisher.start()

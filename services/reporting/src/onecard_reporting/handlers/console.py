@@ -75,7 +75,7 @@ async def console(state: ReportingState, filters: Filters) -> ConsoleView:
         grouped.setdefault((row["item_id"], row["jurisdiction"]), []).append(row)
     today = local_day(snap.now)
     since = local_day(snap.now - timedelta(days=HISTORY_DAYS))
-    async with state.runner.db.engine.connect() as conn:
+    async with state.runner.db.reads.connect() as conn:
         history = await depth_history(conn, sorted({i for i, _ in grouped}), since)
     items = []
     for key, rows in grouped.items():

@@ -65,7 +65,7 @@ class BundleKeys:
 
 async def published_bundle_keys(db: Database, region: str) -> list[dict[str, str | bool]]:
     """The bundle keys as GET /identity/v1/keys lists them (none before the first bundle)."""
-    async with db.engine.connect() as conn:
+    async with db.reads.connect() as conn:
         rows = (await conn.execute(select(bundle_keys).order_by(bundle_keys.c.created_at))).all()
     return [
         {"region": region, "kid": r.kid, "public_key": r.public_key, "active": True, "use": BUNDLE_KEY_USE}

@@ -37,7 +37,7 @@ async def offline_bundle(off: Offline, caller: Principal, venue_id: str, since: 
     if not caller.may_use_venue(venue_id):
         raise Problem(403, "this client may not fetch the bundle of that venue")
     ctx = off.identity
-    async with ctx.db.engine.connect() as conn:
+    async with ctx.db.reads.connect() as conn:
         version = await current_version(conn)  # first: every change up to it is committed
         delta = since if since is not None and since <= version else None
 

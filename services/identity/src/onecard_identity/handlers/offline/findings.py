@@ -24,7 +24,7 @@ async def offline_findings(
     venues: list[str] | None = None if caller.is_staff else sorted(caller.venues)
     if venue_id is not None:
         venues = [venue_id] if venues is None or venue_id in venues else []
-    async with off.identity.db.engine.connect() as conn:
+    async with off.identity.db.reads.connect() as conn:
         rows = await taps.findings(conn, venues, finding, since, limit)
     return [
         {
