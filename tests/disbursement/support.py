@@ -131,3 +131,14 @@ async def completed(running: RunningPlatform, batch_id: str) -> dict[str, Any]:
 def manual_bank(running: RunningPlatform) -> None:
     """The simulated bank records orders but posts nothing: the test plays the bank's callback."""
     running.runtime("disbursement").bank.config.auto_post = False
+
+
+async def at_bank(running: RunningPlatform, batch_id: str, orders: int) -> None:
+    """Wait until the dispatcher has handed the batch's orders to the bank: a bank answers only
+    orders it holds, so a test playing its callback must not answer before them."""
+    bank = running.runtime("disbursement").bank
+
+    async def held() -> bool | None:
+        return len(await bank.statement(batch_id)) >= orders or None
+
+    await eventually(held, timeout=30)

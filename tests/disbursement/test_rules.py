@@ -11,6 +11,7 @@ from tests.support.platform import RunningPlatform, token_for
 from .support import (
     DEPARTMENT,
     add,
+    at_bank,
     batch,
     completed,
     item,
@@ -128,6 +129,7 @@ async def test_bank_results_are_idempotent_and_unknowns_reported(any_mode: Runni
     b = await batch(running, p, rows)
     await add(running, b, rows)
     assert (await submit(running, b)).status_code == 202
+    await at_bank(running, b, len(rows))
     results = [{"reference_id": r["reference_id"], "status": "paid", "reason": ""} for r in rows[:2]]
 
     async def post(body: list[dict[str, str]]) -> httpx.Response:
