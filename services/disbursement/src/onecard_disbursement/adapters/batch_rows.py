@@ -20,20 +20,28 @@ from ..domain.settlement import Change, Plan, Result
 from .rows import to_batch
 from .tables import bank_results, batches, claims, payees, unknown_results
 
+# Rows per statement of an upload's set-based reads and writes: the driver encodes a statement's
+# arrays in one go, on the event loop, so a 50,000-row statement would hold it for a few hundred
+# ms; parts of this size hold it for a few ms each, and the loop runs while each one is answered.
+ROWS_PER_STATEMENT = 2000
+
 
 async def used_and_claimed(
     conn: AsyncConnection, row: Row[Any], candidates: Sequence[Candidate]
 ) -> tuple[set[str], set[str]]:
-    """Two set queries, whatever the size of the call: references used before anywhere, people
+    """Set queries, a part of the call at a time: references used before anywhere, people
     claimed in the batch's program and period."""
-    used = await existing(conn, payees.c.reference_id, [c.reference_id for c in candidates])
-    claimed = await existing(
-        conn,
-        claims.c.beneficiary_key,
-        [c.beneficiary_key for c in candidates],
-        claims.c.program_id == row.program_id,
-        claims.c.period == row.period,
-    )
+    used: set[str] = set()
+    claimed: set[str] = set()
+    for part in chunks(candidates, ROWS_PER_STATEMENT):
+        used |= await existing(conn, payees.c.reference_id, [c.reference_id for c in part])
+        claimed |= await existing(
+            conn,
+            claims.c.beneficiary_key,
+            [c.beneficiary_key for c in part],
+            claims.c.program_id == row.program_id,
+            claims.c.period == row.period,
+        )
     return used, claimed
 
 
@@ -41,38 +49,40 @@ async def insert_accepted(
     conn: AsyncConnection, row: Row[Any], accepted: Sequence[Candidate], sealed: dict[str, Sealed]
 ) -> None:
     """Payee rows, claims and the batch's counters for the payees just accepted, set-based."""
-    refs = [c.reference_id for c in accepted]
-    people = [c.beneficiary_key for c in accepted]
-    kept = [sealed[ref] for ref in refs]
-    await insert_columns(
-        conn,
-        payees,
-        {
-            "reference_id": refs,
-            "beneficiary_key": people,
-            "channel": [c.channel for c in accepted],
-            "amount_fen": [c.amount_fen for c in accepted],
-            "ssn_masked": [s.ssn_masked for s in kept],
-            "card_no_masked": [s.card_no_masked for s in kept],
-            "name_masked": [s.name_masked for s in kept],
-            "account_sealed": [s.account_sealed for s in kept],
-        },
-        {
-            "batch_id": row.batch_id,
-            "program_id": row.program_id,
-            "period": row.period,
-            "status": "pending",
-            "reason": "",
-            "accepted_at": utcnow(),
-            "settled_at": None,
-        },
-    )
-    await insert_columns(
-        conn,
-        claims,
-        {"beneficiary_key": people, "reference_id": refs},
-        {"program_id": row.program_id, "period": row.period},
-    )
+    now = utcnow()
+    for part in chunks(accepted, ROWS_PER_STATEMENT):
+        refs = [c.reference_id for c in part]
+        people = [c.beneficiary_key for c in part]
+        kept = [sealed[ref] for ref in refs]
+        await insert_columns(
+            conn,
+            payees,
+            {
+                "reference_id": refs,
+                "beneficiary_key": people,
+                "channel": [c.channel for c in part],
+                "amount_fen": [c.amount_fen for c in part],
+                "ssn_masked": [s.ssn_masked for s in kept],
+                "card_no_masked": [s.card_no_masked for s in kept],
+                "name_masked": [s.name_masked for s in kept],
+                "account_sealed": [s.account_sealed for s in kept],
+            },
+            {
+                "batch_id": row.batch_id,
+                "program_id": row.program_id,
+                "period": row.period,
+                "status": "pending",
+                "reason": "",
+                "accepted_at": now,
+                "settled_at": None,
+            },
+        )
+        await insert_columns(
+            conn,
+            claims,
+            {"beneficiary_key": people, "reference_id": refs},
+            {"program_id": row.program_id, "period": row.period},
+        )
     f = to_batch(row).figures
     total = sum(c.amount_fen for c in accepted)
     await conn.execute(

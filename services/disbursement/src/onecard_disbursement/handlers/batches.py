@@ -7,8 +7,6 @@ transaction. The batch row's lock, not an expected stream version, orders the ch
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -19,8 +17,9 @@ from onecard_events.store import NO_STREAM
 from onecard_events.times import utcnow
 from onecard_events.unit_of_work import UnitOfWork
 from onecard_service.auth import Principal
-from onecard_service.idempotency import request_hash
+from onecard_service.idempotency import request_hash_in_turns
 from onecard_service.privacy import mask_card_no, mask_name, mask_ssn
+from onecard_service.uploads import Turns, collector_paused
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -42,10 +41,8 @@ from .context import Context, authorise, once
 
 # Kafka refuses messages over 1 MB by default; 2,000 payee rows make an event of about 300 kB.
 PAYEES_PER_EVENT = 2000
-# Payee rows checked and sealed between two looks at the clock, and how long the upload may keep
-# the event loop before other requests get their turn.
+# Payee rows checked and sealed between two looks at the clock (uploads.Turns).
 PREPARED_AT_ONCE = 20
-TURN_AFTER_S = 0.002
 
 
 @dataclass(frozen=True)
@@ -103,12 +100,21 @@ def seal(ctx: Context, c: Candidate) -> Sealed:
 async def add_payees(
     ctx: Context, caller: Principal, batch_id: str, rows: Sequence[Any], key: str | None
 ) -> dict[str, Any]:
+    # Left once the call's candidates and sealed rows are freed, with _add_payees's frame.
+    with collector_paused():
+        return await _add_payees(ctx, caller, batch_id, rows, key)
+
+
+async def _add_payees(
+    ctx: Context, caller: Principal, batch_id: str, rows: Sequence[Any], key: str | None
+) -> dict[str, Any]:
     # CPU work (checks, hashing, sealing) happens before the transaction, so the batch lock is
     # short, and in parts that give the event loop back: 50,000 rows take seconds, in which the
     # process keeps answering other requests. (Not a thread: a CPU-bound thread makes the loop
     # wait for the GIL at every await, which is worse for the other requests' latency.)
-    candidates, invalid_rows, sealed = await _prepare(ctx, rows)
-    digest = request_hash({"payees": rows}) if key else None
+    turns = Turns()
+    candidates, invalid_rows, sealed = await _prepare(ctx, rows, turns)
+    digest = await request_hash_in_turns({"payees": rows}, turns) if key else None
     async with ctx.store.unit_of_work() as uow:
         conn = uow.connection
         row = await batch_row(conn, batch_id, lock=True)
@@ -118,8 +124,8 @@ async def add_payees(
             if row.status != OPEN:
                 raise conflict(f"batch {batch_id!r} is {row.status}; only an open batch takes payees")
             accepted, refused = await _admit(conn, row, candidates)
-            await _record(uow, row, accepted, sealed)
-            rejected = [asdict(r) for r in (*invalid_rows, *refused)]
+            await _record(uow, row, accepted, sealed, turns)
+            rejected = [r._asdict() for r in (*invalid_rows, *refused)]
             return 200, {"accepted": len(accepted), "rejected": rejected}
 
         scope = f"payees|{batch_id}|{caller.client_id}"
@@ -133,24 +139,20 @@ async def add_payees(
 
 
 async def _prepare(
-    ctx: Context, rows: Sequence[Any]
+    ctx: Context, rows: Sequence[Any], turns: Turns
 ) -> tuple[list[Candidate], list[Rejection], dict[str, Sealed]]:
-    """The rows screened and the candidates sealed, PREPARED_AT_ONCE rows at a time, with a turn
-    of the event loop whenever that took longer than TURN_AFTER_S."""
+    """The rows screened and the candidates sealed, PREPARED_AT_ONCE rows at a time, in turns."""
     candidates: list[Candidate] = []
     invalid_rows: list[Rejection] = []
     sealed: dict[str, Sealed] = {}
     references: set[str] = set()
     people: set[str] = set()
-    turn = time.perf_counter()
     for part in chunks(rows, PREPARED_AT_ONCE):
         screened, refused = screen(part, ctx.beneficiary_key, references, people)
         candidates += screened
         invalid_rows += refused
         sealed.update((c.reference_id, seal(ctx, c)) for c in screened)
-        if time.perf_counter() - turn > TURN_AFTER_S:
-            await asyncio.sleep(0)
-            turn = time.perf_counter()
+        await turns.take()
     return candidates, invalid_rows, sealed
 
 
@@ -164,19 +166,21 @@ async def _admit(
 
 
 async def _record(
-    uow: UnitOfWork, row: Row[Any], accepted: Sequence[Candidate], sealed: dict[str, Sealed]
+    uow: UnitOfWork, row: Row[Any], accepted: Sequence[Candidate], sealed: dict[str, Sealed], turns: Turns
 ) -> None:
     """Payee rows, claims, counters and the payees_accepted events, all set-based."""
     if not accepted:
         return
     await batch_rows.insert_accepted(uow.connection, row, accepted, sealed)
-    events = [await _accepted_event(row.batch_id, part) for part in chunks(accepted, PAYEES_PER_EVENT)]
-    # One append for the stream: two appends to it in one call would claim the same versions.
-    uow.record(batch_stream(row.batch_id), events, None)
+    for part in chunks(accepted, PAYEES_PER_EVENT):
+        # An event appended at a time (each after the stream's last version, read in this
+        # transaction): the store serialises one event's payees per statement, not the call's.
+        uow.record(batch_stream(row.batch_id), [_accepted_event(row.batch_id, part)], None)
+        await uow.flush()
+        await turns.take()
 
 
-async def _accepted_event(batch_id: str, part: Sequence[Candidate]) -> PayeesAccepted:
-    await asyncio.sleep(0)  # a turn of the event loop between two events' worth of payees
+def _accepted_event(batch_id: str, part: Sequence[Candidate]) -> PayeesAccepted:
     return PayeesAccepted(
         batch_id=batch_id,
         payees=[
