@@ -1,5 +1,5 @@
 """Reporting projection benchmark: replay N synthetic events from Kafka into the PostgreSQL read
-models, then measure GET /reporting/v1/depth over that data.
+models; GET /reporting/v1/depth while the projection is applying them, and over the still tables.
 
     eval "$(bash deploy/local/servers.sh env)"
     .venv/bin/python bench/reporting_projection.py --events 1000000
@@ -7,8 +7,13 @@ models, then measure GET /reporting/v1/depth over that data.
 Events are produced first (as the relays would: CloudEvents with store positions) to topics under
 a fresh prefix. Each round, the projection replays them into a fresh database with the service's
 own batching runner, and the baseline, a bare aiokafka consumer (bench/baselines/kafka_consumer.py),
-reads the same messages; interleaved rounds, medians and the ratio of events/s. Then p50/p99 of
-the depth endpoint over the last round's read models.
+reads the same messages; interleaved rounds, medians and the ratio of events/s.
+
+Depth under load: in each project round the service's app is served by uvicorn on the same event
+loop as the replay and its snapshot worker (as `onecard serve reporting` runs them in one
+process), and wrk sends the depth queries (five different filters) for `--depth-seconds` while
+the replay is still applying. Its baseline is the same wrk run against the same app once the
+replay is over: the same query over tables that no longer change.
 """
 
 from __future__ import annotations
@@ -20,12 +25,15 @@ import statistics
 import time
 import uuid
 from argparse import Namespace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import orjson
-from _common import Comparison, Figure, arguments, percentile
+import uvicorn
+from _common import Comparison, Figure, Load, arguments, percentile, wrk
 from baselines.kafka_consumer import consume_all
 from onecard_events.cloudevents import Headers, dataschema
 from onecard_events.kafka import KafkaPublisher, create_topics, platform_topics, service_topic
@@ -37,6 +45,8 @@ from onecard_service.platform import Platform
 
 from tests.support.databases import create_database
 from tests.support.platform import distributed_settings
+from tests.support.ports import free_port
+from tests.support.waiting import eventually
 
 DISTRICTS = ["500106", "500111", "500155", "500240", "500101", "500103", "500104", "500105"]
 ADMIN = "bench-admin-token-0123456789"
@@ -240,15 +250,60 @@ async def produce(bootstrap: str, prefix: str, world: World, events: int) -> int
     return sent
 
 
+QUERIES: list[dict[str, str]] = [
+    {},
+    {"jurisdiction": "500106"},
+    {"department": "部门 3"},
+    {"item_id": "500000:7"},
+    {"jurisdiction": "500000", "category": "overall"},
+]
+DEPTH_LOAD = Load(
+    "GET",
+    {"Authorization": f"Bearer {ADMIN}"},
+    [("/reporting/v1/depth?" + urlencode(q), b"") for q in QUERIES],
+)
+
+
+class Served:
+    """The reporting app under uvicorn on this event loop (beside the replay), with its snapshot
+    worker, as one `onecard serve reporting` process runs them."""
+
+    def __init__(self, runtime: Any) -> None:
+        self.port = free_port()
+        config = uvicorn.Config(
+            runtime.app, host="127.0.0.1", port=self.port, lifespan="off", log_level="warning"
+        )
+        config.access_log = False
+        self.server = uvicorn.Server(config)
+        self.stop = asyncio.Event()
+        self.tasks = [
+            asyncio.create_task(self.server.serve()),
+            asyncio.create_task(runtime.app.state.reporting.run(self.stop)),
+        ]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def started(self) -> None:
+        async def listening() -> bool:
+            return bool(self.server.started)
+
+        await eventually(listening, timeout=10, interval=0.02, what="uvicorn listening")
+
+    async def close(self) -> None:
+        self.stop.set()
+        self.server.should_exit = True
+        await asyncio.gather(*self.tasks)
+
+
+async def depth_load(url: str, seconds: float, connections: int) -> Figure:
+    return await wrk(url, DEPTH_LOAD, connections=connections, seconds=seconds, unit="depth queries/s")
+
+
 async def measure_depth(app: Any, requests: int) -> list[float]:
     headers = {"Authorization": f"Bearer {ADMIN}"}
-    queries: list[dict[str, str]] = [
-        {},
-        {"jurisdiction": "500106"},
-        {"department": "部门 3"},
-        {"item_id": "500000:7"},
-        {"jurisdiction": "500000", "category": "overall"},
-    ]
+    queries = QUERIES
     timings: list[float] = []
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench") as client:
         for n in range(requests):
@@ -261,8 +316,20 @@ async def measure_depth(app: Any, requests: int) -> list[float]:
     return timings
 
 
-async def replay(pg_url: str, bootstrap: str, prefix: str, batch: int) -> tuple[Figure, Platform, Any]:
-    """One replay of every event into a fresh database: events/s, and the platform and runtime."""
+@dataclass
+class Replayed:
+    figure: Figure
+    platform: Platform
+    runtime: Any
+    depth: Figure | None = None  # the depth queries while it applied
+    depth_after: float = 0.0  # seconds of that load that fell after the replay's end
+
+
+async def replay(
+    pg_url: str, bootstrap: str, prefix: str, batch: int, depth_seconds: float = 0, connections: int = 4
+) -> Replayed:
+    """One replay of every event into a fresh database (events/s), with the depth queries
+    served and loaded during it (`depth_seconds` > 0)."""
     database_url = await create_database(pg_url, "bench")
     settings = distributed_settings(bootstrap, database_url, admin_token=ADMIN, topic_prefix=prefix)
     platform = Platform(settings)
@@ -270,17 +337,32 @@ async def replay(pg_url: str, bootstrap: str, prefix: str, batch: int) -> tuple[
     await runtime.migrate()
     runner = runtime.projections[0]
     runner.batch_size = batch
+    served = Served(runtime) if depth_seconds > 0 else None
+    if served is not None:
+        await served.started()
     await runner.start()
     started = time.perf_counter()
     applied = 0
+    load: asyncio.Task[Figure] | None = None
+    load_started = 0.0
     while True:
         count = await runner.run_once(timeout=0.5)
         applied += count
+        if served is not None and load is None and applied:
+            # Once the read models hold something: the first batch is the catalogue's.
+            load = asyncio.create_task(depth_load(served.url, depth_seconds, connections))
+            load_started = time.perf_counter()
         if count < runner.batch_size and await caught_up(runner):
             break
-    elapsed = time.perf_counter() - started
+    ended = time.perf_counter()
     await runner.stop()
-    return Figure(applied / elapsed, "events/s"), platform, runtime
+    out = Replayed(Figure(applied / (ended - started), "events/s"), platform, runtime)
+    if served is not None:
+        if load is not None:
+            out.depth = await load
+            out.depth_after = max(0.0, load_started + depth_seconds - ended)
+        await served.close()
+    return out
 
 
 async def main(args: Namespace) -> None:
@@ -293,7 +375,7 @@ async def main(args: Namespace) -> None:
             20,
             1,
         )
-        args.partitions = 2
+        args.partitions, args.depth_seconds = 2, 1
     pg_url = args.database_url or os.environ["ONECARD_TEST_DATABASE_URL"]
     bootstrap = args.kafka or os.environ["ONECARD_TEST_KAFKA_BOOTSTRAP"]
     prefix = f"bench{uuid.uuid4().hex[:8]}."
@@ -303,14 +385,18 @@ async def main(args: Namespace) -> None:
     sent = await produce(bootstrap, prefix, world, args.events)
     print(f"produced {sent} events in {time.perf_counter() - started:.1f}s")
     topics = [service_topic(s, prefix) for s in SERVICES]
-    last: list[tuple[Platform, Any]] = []
+    last: list[Replayed] = []
+
+    async def keep(done: Replayed) -> None:
+        """The latest replay's platform stays open (its read models are what the depth reads)."""
+        for earlier in last:
+            await earlier.platform.close()
+        last[:] = [done]
 
     async def project() -> Figure:
-        figure, platform, runtime = await replay(pg_url, bootstrap, prefix, args.batch)
-        for earlier, _ in last:
-            await earlier.close()
-        last[:] = [(platform, runtime)]
-        return figure
+        done = await replay(pg_url, bootstrap, prefix, args.batch)
+        await keep(done)
+        return done.figure
 
     async def bare_consumer() -> Figure:
         read, seconds = await consume_all(bootstrap, topics)
@@ -323,7 +409,34 @@ async def main(args: Namespace) -> None:
         "bare aiokafka consumer",
     ).run(args.rounds)
 
-    platform, runtime = last[0]
+    if args.depth_seconds > 0:
+
+        async def depth_during_replay() -> Figure:
+            seconds, connections = args.depth_seconds, args.depth_connections
+            done = await replay(pg_url, bootstrap, prefix, args.batch, seconds, connections)
+            await keep(done)
+            late = f", {done.depth_after:.1f} s of the load after its end" if done.depth_after else ""
+            print(f"  (replay while serving: {done.figure}{late})", flush=True)
+            assert done.depth is not None, "the replay ended before its first batch"
+            return done.depth
+
+        async def depth_still() -> Figure:
+            served = Served(last[0].runtime)
+            await served.started()
+            try:
+                return await depth_load(served.url, args.depth_seconds, args.depth_connections)
+            finally:
+                await served.close()
+
+        await Comparison(
+            f"GET /reporting/v1/depth, {args.depth_connections} connections, while the projection "
+            "applies the replay (app, snapshot worker and replay on one event loop)",
+            depth_during_replay,
+            depth_still,
+            "the same app and queries, tables still",
+        ).run(args.rounds)
+
+    platform, runtime = last[0].platform, last[0].runtime
     state = runtime.app.state.reporting
     started = time.perf_counter()
     snap = await state.refresh()
@@ -349,6 +462,10 @@ if __name__ == "__main__":
     parser.add_argument("--partitions", type=int, default=6)
     parser.add_argument("--batch", type=int, default=5000)
     parser.add_argument("--requests", type=int, default=500)
+    parser.add_argument(
+        "--depth-seconds", type=float, default=8, help="depth queries during each replay (0: none)"
+    )
+    parser.add_argument("--depth-connections", type=int, default=4)
     parser.add_argument("--database-url")
     parser.add_argument("--kafka")
     asyncio.run(main(parser.parse_args()))

@@ -15,7 +15,7 @@ import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from opentelemetry import propagate, trace
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -37,11 +37,11 @@ log = logging.getLogger(__name__)
 _tracer = trace.get_tracer("onecard")
 
 
-@dataclass(frozen=True)
-class Delivery:
+class Delivery(NamedTuple):
     """An event with the source it came from and, from Kafka, its offset there.
 
     `event` is None for a Kafka message that was rejected as invalid: its offset still counts.
+    (A named tuple, not a frozen dataclass: one per message, built several times faster.)
     """
 
     source: str
@@ -368,8 +368,10 @@ class Projection(Protocol):
     """Something that turns events into rows. `apply` runs inside the runner's transaction.
 
     A projection may also define `flush(conn)`, called once at the end of each batch before the
-    checkpoints are written (for set-based writes of what `apply` collected), and `discard()`,
-    called when the batch's transaction fails (to drop what it collected).
+    checkpoints are written (for set-based writes of what `apply` collected), `discard()`,
+    called when the batch's transaction fails (to drop what it collected), and
+    `apply_batch(conn, events)`, called instead of `apply` once per batch with its new events in
+    order (a replay's millions of events then cost no coroutine each).
     """
 
     name: str
@@ -379,6 +381,10 @@ class Projection(Protocol):
     async def reset(self, conn: AsyncConnection) -> None:
         """Drop the projection's rows (for a rebuild)."""
         ...
+
+
+_NO_CHECKPOINT = Checkpoint()
+_UNPLACED = (0, 0)  # Position(): an event that carries no store position is never a redelivery
 
 
 class ProjectionRunner:
@@ -441,29 +447,20 @@ class ProjectionRunner:
             if not self.current and self.source.fully_fetched():
                 self.current = True
             return 0
-        changed: dict[str, Checkpoint] = {}
-        applied = 0
+        fresh, sources, changed = self._sort(deliveries)
         flush = getattr(self.projection, "flush", None)
-        traced = tracing_enabled()
+        apply_batch = getattr(self.projection, "apply_batch", None)
         try:
             async with self.db.engine.begin() as conn:
-                for d in deliveries:
-                    current = changed.get(d.source) or self.checkpoints.get(d.source, Checkpoint())
-                    event = d.event
-                    duplicate = event is None or (
-                        event.position != Position() and event.position <= current.position
-                    )
-                    if event is not None and not duplicate:
-                        if self.registry is not None:
-                            event = self.registry.upcast_record(event)
-                        if traced:
-                            await self._apply_traced(conn, event, d.source)
-                        else:
-                            await self.projection.apply(conn, event)
-                        applied += 1
-                        self.last_event_time = event.recorded_at.timestamp()
-                    position = current.position if event is None else max(current.position, event.position)
-                    changed[d.source] = Checkpoint(position, d.kafka_offset)
+                if tracing_enabled():
+                    for event, source in zip(fresh, sources, strict=True):
+                        await self._apply_traced(conn, event, source)
+                elif apply_batch is not None:
+                    await apply_batch(conn, fresh)
+                else:
+                    apply = self.projection.apply
+                    for event in fresh:
+                        await apply(conn, event)
                 if flush is not None:
                     await flush(conn)
                 await save_checkpoints(conn, self.projection.name, changed)
@@ -472,11 +469,47 @@ class ProjectionRunner:
             if discard is not None:
                 discard()
             raise
+        applied = len(fresh)
+        if fresh:
+            self.last_event_time = fresh[-1].recorded_at.timestamp()
         self.checkpoints.update(changed)
         self.applied += applied
         self._note_current()
         self._progress.fire()
         return applied
+
+    def _sort(
+        self, deliveries: Sequence[Delivery]
+    ) -> tuple[list[RecordedEvent], list[str], dict[str, Checkpoint]]:
+        """The batch's events not applied yet (upcast) in order, their sources, and each source's
+        checkpoint after the batch. An event at or below its source's checkpoint (or below an
+        earlier one of the batch) is a redelivery; an invalid message (no event) only moves its
+        offset on. Positions are compared as tuples: millions per replay."""
+        fresh: list[RecordedEvent] = []
+        sources: list[str] = []
+        # Per source: (tx_id, position) reached, last Kafka offset.
+        reached: dict[str, tuple[tuple[int, int], int | None]] = {}
+        upcast = self.registry.upcast_record if self.registry is not None else None
+        for source, event, offset in deliveries:
+            known = reached.get(source)
+            if known is None:
+                cp = self.checkpoints.get(source) or _NO_CHECKPOINT
+                known = ((cp.position.tx_id, cp.position.position), cp.kafka_offset)
+            current = known[0]
+            if event is None:
+                reached[source] = (current, offset)
+                continue
+            at = (event.position.tx_id, event.position.position)
+            if at != _UNPLACED and at <= current:  # a redelivery
+                reached[source] = (current, offset)
+                continue
+            fresh.append(event if upcast is None else upcast(event))
+            sources.append(source)
+            reached[source] = (at if at > current else current, offset)
+        changed = {
+            source: Checkpoint(Position(*position), offset) for source, (position, offset) in reached.items()
+        }
+        return fresh, sources, changed
 
     def _note_current(self) -> None:
         heads = self._start_heads

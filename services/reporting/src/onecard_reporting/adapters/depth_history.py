@@ -10,6 +10,7 @@ open is not stored: the console draws it from the live snapshot.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -45,11 +46,16 @@ class DepthWithHistory(DepthProjection):
         self.open_day: str | None = None  # None: not read from the table yet
         self._open_until = datetime.min.replace(tzinfo=UTC)  # the open day's last moment
 
-    async def apply(self, conn: AsyncConnection, event: RecordedEvent) -> None:
-        # One comparison per event on the hot path: the day is only worked out when it may change.
-        if event.recorded_at > self._open_until:
-            await self._day_of(conn, local_day(event.recorded_at))
-        await super().apply(conn, event)
+    async def apply_batch(self, conn: AsyncConnection, events: Sequence[RecordedEvent]) -> None:
+        # One comparison per event on the hot path: the day is only worked out when it may
+        # change, and the events before a day change are applied before it closes the day.
+        start = 0
+        for n, event in enumerate(events):
+            if event.recorded_at > self._open_until:
+                await super().apply_batch(conn, events[start:n])
+                await self._day_of(conn, local_day(event.recorded_at))
+                start = n
+        await super().apply_batch(conn, events[start:])
 
     async def _day_of(self, conn: AsyncConnection, day: str) -> None:
         if self.open_day is None:

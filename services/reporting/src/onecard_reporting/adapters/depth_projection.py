@@ -13,6 +13,7 @@ check.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -37,6 +38,10 @@ from . import tables as t
 log = logging.getLogger(__name__)
 CARD_FORMS = ("physical", "electronic")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+VERIFICATION = "onecard.identity.verification_recorded"
+PAYMENT = "onecard.payments.payment_settled"
+PAYEE = "onecard.disbursement.payee_settled"
+PARTNER_USE = "onecard.reporting.partner_card_used"
 PAYEE_UPDATES = ("item_id", "jurisdiction", "year", "beneficiary_key", "channel", "outcome", "settled_at")
 
 
@@ -69,17 +74,23 @@ class DepthProjection:
     # -- the runner's interface ----------------------------------------------------------------
 
     async def apply(self, conn: AsyncConnection, event: RecordedEvent) -> None:
-        kind = event.event_type
-        if kind.startswith("onecard.catalog."):
-            await self._catalog(conn, event)
-        elif kind == "onecard.identity.verification_recorded":
-            self._verification(event)
-        elif kind == "onecard.payments.payment_settled":
-            self._payment(event.data)
-        elif kind == "onecard.disbursement.payee_settled":
-            self._payee(event.data)
-        elif kind == "onecard.reporting.partner_card_used":
-            self._partner_use(event)
+        await self.apply_batch(conn, [event])
+
+    async def apply_batch(self, conn: AsyncConnection, events: Sequence[RecordedEvent]) -> None:
+        """A fetched batch's events in order: card use is only collected (no I/O, no coroutine
+        per event: a replay applies millions), catalogue events are written as they come."""
+        for event in events:
+            kind = event.event_type
+            if kind == VERIFICATION:
+                self._verification(event)
+            elif kind == PAYMENT:
+                self._payment(event.data)
+            elif kind == PAYEE:
+                self._payee(event.data)
+            elif kind.startswith("onecard.catalog."):
+                await self._catalog(conn, event)
+            elif kind == PARTNER_USE:
+                self._partner_use(event)
 
     async def flush(self, conn: AsyncConnection) -> None:
         await self.catalog_view.flush(conn)  # first: the writes below join venues to items
