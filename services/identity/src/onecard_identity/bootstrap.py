@@ -15,6 +15,7 @@ from .adapters.offline.keys import BundleKeys
 from .adapters.offline.metrics import OfflineMetrics
 from .adapters.venues import VenueTerminals
 from .domain.events import registry
+from .entrypoints import fast
 from .entrypoints.api import routes
 from .entrypoints.consumers import PartnerHotlistProjection, PaymentCodeUses
 from .entrypoints.offline import offline_routes
@@ -44,6 +45,8 @@ def build(platform: Platform) -> ServiceRuntime:
     runtime.answer_when_published = True
     runtime.app.state.identity = ctx
     runtime.app.include_router(routes(ctx))
+    # The verifications' usual requests skip FastAPI's per-request work (entrypoints/fast.py).
+    fast.install(runtime.app, ctx)
     # Offline validators: the signed bundle and the upload of taps (docs/offline-validators.md).
     bundle_keys = BundleKeys(runtime.db, platform.personal_data, settings.region)
     runtime.app.include_router(offline_routes(Offline(ctx, bundle_keys, OfflineMetrics(runtime.metrics))))
