@@ -65,6 +65,9 @@ _TEXTS: dict[bytes, str] = {}
 _TEXTS_MAX = 4096
 
 
+_SPEC_VERSION = SPEC_VERSION.encode()
+
+
 def _text(value: bytes | None) -> str:
     if not value:
         return ""
@@ -79,11 +82,7 @@ def _text(value: bytes | None) -> str:
 
 def _position(sequence: bytes | None) -> Position:
     """The store position in a `sequence` header (40 digits); none when it is not 40 long."""
-    if sequence is None:
-        return Position()
-    if sequence.isascii():
-        return Position(int(sequence[:20]), int(sequence[20:])) if len(sequence) == 40 else Position()
-    text = sequence.decode("utf-8", "replace")
+    text = sequence.decode("utf-8", "replace") if sequence else ""
     return Position.from_sequence(text) if len(text) == 40 else Position()
 
 
@@ -109,7 +108,7 @@ def from_kafka(
         raise InvalidCloudEvent("missing header ce_source")
     if not event_type:
         raise InvalidCloudEvent("missing header ce_type")
-    if spec != b"1.0":
+    if spec != _SPEC_VERSION:
         raise InvalidCloudEvent(f"unsupported specversion {_text(spec)}")
     try:
         data: Any = orjson.loads(value) if value else {}

@@ -447,7 +447,7 @@ class ProjectionRunner:
             if not self.current and self.source.fully_fetched():
                 self.current = True
             return 0
-        fresh, sources, changed = self._sort(deliveries)
+        fresh, sources, changed = self._unapplied(deliveries)
         flush = getattr(self.projection, "flush", None)
         apply_batch = getattr(self.projection, "apply_batch", None)
         try:
@@ -478,7 +478,7 @@ class ProjectionRunner:
         self._progress.fire()
         return applied
 
-    def _sort(
+    def _unapplied(
         self, deliveries: Sequence[Delivery]
     ) -> tuple[list[RecordedEvent], list[str], dict[str, Checkpoint]]:
         """The batch's events not applied yet (upcast) in order, their sources, and each source's

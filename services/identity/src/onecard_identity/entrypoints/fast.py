@@ -12,7 +12,7 @@ app's own exception handlers, as FastAPI would.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -20,15 +20,12 @@ from fastapi import Request
 from onecard_service.auth import Principal
 from onecard_service.edge import PRINCIPAL_KEY, replay
 from pydantic import TypeAdapter, ValidationError
+from starlette.middleware import Middleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..adapters.context import Identity
 from .api import PREFIX, VERIFYING, VerificationIn, verify_request
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 Handler = Callable[[Request, Exception], Awaitable[Any]]
 
 PATH = f"{PREFIX}/verifications"
@@ -115,6 +112,4 @@ def _parsed(message: Message) -> Any:
 
 def install(app: Any, ctx: Identity) -> None:
     """Put the fast path innermost of the app's middlewares (before its stack is built)."""
-    from starlette.middleware import Middleware
-
     app.user_middleware.append(Middleware(FastVerifications, ctx=ctx, handlers=app.exception_handlers))

@@ -81,9 +81,6 @@ def parse_time(value: str | None) -> datetime | None:
     if not value:
         return None
     try:
-        if len(value) != 10:  # a moment, not a date: inline, once per event of a replay
-            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-            return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
         return aware(times.parse_rfc3339(value))
     except ValueError:
         return None
